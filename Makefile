@@ -1,0 +1,62 @@
+# genie.cpp build. `make` builds build/genie; `make test` runs the doctest suite; `make run` runs
+# the main job on the embedded default model. Switches: DEBUG=1, SANITIZE=1, BUILD=dir.
+BUILD ?= build
+CXX ?= g++
+DEBUG ?= 0
+SANITIZE ?= 0
+THREADS ?=
+
+$(foreach v,DEBUG SANITIZE,$(if $(filter 0 1,$($(v))),,$(error $(v) must be 0 or 1, got '$($(v))')))
+
+OPT := -O3 -march=native
+ifeq ($(DEBUG),1)
+  OPT := -O0 -g
+endif
+ifeq ($(SANITIZE),1)
+  OPT += -g -fsanitize=address,undefined -fno-omit-frame-pointer
+endif
+
+CXXFLAGS += -std=c++17 $(OPT) -Wall -Wextra -fopenmp -I. -I/usr/include/stb -MMD -MP
+LDFLAGS += $(filter -fsanitize=%,$(OPT)) -fopenmp
+LDLIBS += -lopenblas -lz
+
+LIB_SRC := $(sort $(wildcard engine/*.cpp engine/*/*.cpp models/*.cpp genie/*.cpp))
+CLI_SRC := $(sort $(wildcard tools/*.cpp tools/cli/*.cpp))
+TEST_SRC := $(sort $(wildcard tests/*.cpp))
+LIB_OBJ := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.cpp=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
+
+.PHONY: all deps test run bench format clean
+all: deps $(BUILD)/genie
+
+deps:
+	@tools/deps.sh
+
+$(BUILD)/libgenie.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/genie: $(CLI_OBJ) $(BUILD)/libgenie.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/genie_tests: $(TEST_OBJ) $(BUILD)/libgenie.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c -o $@ $<
+
+test: deps $(BUILD)/genie_tests $(BUILD)/genie
+	$(BUILD)/genie_tests
+
+run: all
+	$(BUILD)/genie run --budget demo $(if $(THREADS),--threads $(THREADS))
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard engine/*.h engine/*/*.h models/*.h genie/*.h tools/*.h tools/cli/*.h tests/*.h)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

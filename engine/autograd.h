@@ -1,0 +1,41 @@
+// Reverse-mode automatic differentiation: grad mode and recording an op's backward.
+//
+// The graph is implicit: every op output keeps its inputs and a closure. Tensor::backward()
+// orders the graph topologically (iteratively, inputs in argument order, so the order is
+// deterministic), runs the closures from the loss back to the leaves, and then frees the graph.
+//
+// Typical op:
+//   Tensor out(shape);  compute out.data() from x.data()
+//   record(out, {x}, [x, o = out.node()]() mutable { x.grad()[i] += o->grad[i] * ...; });
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace engine {
+
+bool grad_enabled();
+
+// Inside a NoGrad scope no op records history (inference, caching activations).
+class NoGrad {
+ public:
+  NoGrad();
+  ~NoGrad();
+  NoGrad(const NoGrad&) = delete;
+  NoGrad& operator=(const NoGrad&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// True when an op on these inputs must record its backward.
+bool needs_grad(const std::vector<Tensor>& inputs);
+
+// Makes `out` a graph node computed from `inputs` when any of them requires a gradient.
+// `backward` runs once out's grad is final and adds into the grads of the inputs that
+// require one (check `input.requires_grad()` to skip work for frozen tensors).
+void record(Tensor& out, const std::vector<Tensor>& inputs, std::function<void()> backward);
+
+}  // namespace engine

@@ -1,0 +1,51 @@
+// NumPy-style broadcasting of two shapes, shared by the binary elementwise ops.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace engine {
+
+// For an output element index, the index of the element it reads in an input. An input dim
+// of size 1 (or a missing leading dim) is read with stride 0.
+class BroadcastIndex {
+ public:
+  BroadcastIndex(const Shape& input, const Shape& output);
+  // Visits every output element in order, calling f(out_index, in_index).
+  template <class F>
+  void for_each(F f) const;
+  bool identity() const { return identity_; }
+
+ private:
+  Shape out_;
+  std::vector<int64_t> in_stride_;  // (out ndim), 0 where broadcast
+  bool identity_;
+};
+
+Shape broadcast_shape(const Shape& a, const Shape& b);
+
+template <class F>
+void BroadcastIndex::for_each(F f) const {
+  int64_t n = numel_of(out_);
+  if (identity_) {
+    for (int64_t i = 0; i < n; ++i) f(i, i);
+    return;
+  }
+  int nd = static_cast<int>(out_.size());
+  std::vector<int> pos(nd, 0);
+  int64_t in = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    f(i, in);
+    // Advance the multi-index like an odometer, keeping the input offset in step.
+    for (int d = nd - 1; d >= 0; --d) {
+      in += in_stride_[d];
+      if (++pos[d] < out_[d]) break;
+      in -= in_stride_[d] * out_[d];
+      pos[d] = 0;
+    }
+  }
+}
+
+}  // namespace engine

@@ -1,0 +1,29 @@
+// One seedable random number generator for the whole engine (xoshiro256**, seeded by
+// splitmix64), so that a run with the same seed and thread count is bit-for-bit reproducible.
+// It never reads global state: every user owns or borrows an Rng.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/tensor.h"
+
+namespace engine {
+
+class Rng {
+ public:
+  explicit Rng(uint64_t seed = 0);
+  uint64_t next_u64();
+  float uniform();                     // [0, 1)
+  float uniform(float lo, float hi);   // [lo, hi)
+  float normal();                      // N(0, 1), Box-Muller
+  int integer(int n);                  // uniform in [0, n), unbiased
+  void shuffle(std::vector<int>& v);   // Fisher-Yates
+
+ private:
+  uint64_t s_[4];
+};
+
+Tensor randn(const Shape& shape, Rng& rng, float mean = 0.0f, float std = 1.0f);
+Tensor rand_uniform(const Shape& shape, Rng& rng, float lo = 0.0f, float hi = 1.0f);
+
+}  // namespace engine

@@ -1,0 +1,74 @@
+// Tensor handles and their storage; see tensor.h.
+#include "engine/tensor.h"
+
+#include <stdexcept>
+
+namespace engine {
+
+int64_t numel_of(const Shape& shape) {
+  int64_t n = 1;
+  for (int d : shape) {
+    if (d < 0) throw std::invalid_argument("negative dimension in shape " + shape_str(shape));
+    n *= d;
+  }
+  return n;
+}
+
+std::string shape_str(const Shape& shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + ")";
+}
+
+Tensor::Tensor(Shape shape, float fill) : node_(std::make_shared<Node>()) {
+  node_->data = std::make_shared<std::vector<float>>(numel_of(shape), fill);
+  node_->shape = std::move(shape);
+}
+
+Tensor::Tensor(Shape shape, std::vector<float> values) : node_(std::make_shared<Node>()) {
+  if (numel_of(shape) != static_cast<int64_t>(values.size()))
+    throw std::invalid_argument("tensor of shape " + shape_str(shape) + " given " +
+                                std::to_string(values.size()) + " values");
+  node_->data = std::make_shared<std::vector<float>>(std::move(values));
+  node_->shape = std::move(shape);
+}
+
+Tensor::Tensor(Shape shape, std::shared_ptr<std::vector<float>> storage)
+    : node_(std::make_shared<Node>()) {
+  if (numel_of(shape) != static_cast<int64_t>(storage->size()))
+    throw std::invalid_argument("shape " + shape_str(shape) + " does not match storage of " +
+                                std::to_string(storage->size()) + " values");
+  node_->data = std::move(storage);
+  node_->shape = std::move(shape);
+}
+
+int Tensor::size(int dim) const {
+  int n = ndim();
+  int d = dim < 0 ? dim + n : dim;
+  if (d < 0 || d >= n)
+    throw std::out_of_range("dim " + std::to_string(dim) + " of shape " + shape_str(shape()));
+  return node_->shape[d];
+}
+
+float Tensor::item() const {
+  if (numel() != 1) throw std::invalid_argument("item() of tensor of shape " + shape_str(shape()));
+  return data()[0];
+}
+
+float* Tensor::grad() const {
+  if (node_->grad.empty()) node_->grad.assign(numel(), 0.0f);
+  return node_->grad.data();
+}
+
+void Tensor::zero_grad() const { node_->grad.clear(); }
+
+Tensor& Tensor::requires_grad_(bool on) {
+  node_->requires_grad = on;
+  return *this;
+}
+
+Tensor Tensor::detach() const { return Tensor(shape(), node_->data); }
+
+Tensor Tensor::clone() const { return Tensor(shape(), values()); }
+
+}  // namespace engine

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages genie.cpp needs; does nothing when they are all present.
+set -euo pipefail
+packages=(g++ make libopenblas-dev libstb-dev doctest-dev libcxxopts-dev zlib1g-dev dataset-fashion-mnist)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+line="apt-get install -y ${missing[*]}"
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  echo "genie.cpp needs these Debian packages; install them with:" >&2
+  echo "  sudo $line" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}"
+if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive $line >/dev/null; }; then
+  echo "could not install the packages; run:" >&2
+  echo "  $line" >&2
+  exit 1
+fi
