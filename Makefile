@@ -18,7 +18,7 @@ endif
 
 CXXFLAGS += -std=c++17 $(OPT) -Wall -Wextra -fopenmp -I. -I/usr/include/stb -MMD -MP
 LDFLAGS += $(filter -fsanitize=%,$(OPT)) -fopenmp
-LDLIBS += -lopenblas -lz
+LDLIBS += -lopenblas -lstb -lz
 
 LIB_SRC := $(sort $(wildcard engine/*.cpp engine/*/*.cpp models/*.cpp genie/*.cpp))
 CLI_SRC := $(sort $(wildcard tools/*.cpp tools/cli/*.cpp))
@@ -49,6 +49,10 @@ $(BUILD)/%.o: %.cpp
 
 test: deps $(BUILD)/genie_tests $(BUILD)/genie
 	$(BUILD)/genie_tests
+	@echo "== the PyTorch fixtures again on OpenBLAS's generic kernel: the kernel must not change results"
+	OPENBLAS_CORETYPE=Prescott $(BUILD)/genie_tests -tc='fixtures*,*conv2d*,*linear*'
+	@echo "== the checkpoint converter (Python standard library; its PyTorch parts skip without torch)"
+	python3 tools/test_convert_torch.py
 
 run: all
 	$(BUILD)/genie run --budget demo $(if $(THREADS),--threads $(THREADS))

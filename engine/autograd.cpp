@@ -57,6 +57,8 @@ void Tensor::backward() {
     throw std::invalid_argument("backward() needs a one-element loss, got shape " +
                                 shape_str(shape()));
   if (!requires_grad()) throw std::logic_error("backward() on a tensor that requires no grad");
+  if (node()->graph_freed)
+    throw std::logic_error("backward() twice through the same graph: run the forward again");
   // Holding every node here keeps them alive while the edges are freed below.
   std::vector<std::shared_ptr<Node>> order = topological_order(node_ptr());
   grad()[0] += 1.0f;
@@ -70,6 +72,7 @@ void Tensor::backward() {
     n->grad.shrink_to_fit();
   }
   for (auto& n : order) {
+    if (n->backward) n->graph_freed = true;
     n->backward = nullptr;
     n->inputs.clear();
   }

@@ -5,6 +5,20 @@
 
 namespace engine {
 
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> pending = std::move(inputs);
+  backward = nullptr;  // its captured Tensors are references to the inputs too
+  while (!pending.empty()) {
+    std::shared_ptr<Node> n = std::move(pending.back());
+    pending.pop_back();
+    if (n.use_count() == 1) {  // the last owner: take its inputs before it dies
+      for (auto& in : n->inputs) pending.push_back(std::move(in));
+      n->inputs.clear();
+      n->backward = nullptr;
+    }
+  }
+}
+
 int64_t numel_of(const Shape& shape) {
   int64_t n = 1;
   for (int d : shape) {

@@ -25,6 +25,11 @@ int64_t numel_of(const Shape& shape);
 std::string shape_str(const Shape& shape);
 
 struct Node {
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  ~Node();  // unlinks a long chain of inputs iteratively, so destruction cannot recurse deeply
+
   Shape shape;
   Device device = Device::CPU;
   std::shared_ptr<std::vector<float>> data;  // (numel) shared by reshape/detach
@@ -32,6 +37,7 @@ struct Node {
   bool requires_grad = false;
   std::vector<std::shared_ptr<Node>> inputs;  // graph edges, cleared after backward
   std::function<void()> backward;             // adds into the inputs' grads
+  bool graph_freed = false;  // a backward pass went through here and freed the edges
 };
 
 class Tensor {

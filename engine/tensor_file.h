@@ -41,6 +41,9 @@ struct TensorFile {
 };
 
 TensorFile read_tensor_file(const std::string& path);
+// The same from bytes in memory; `origin` names them in error messages.
+TensorFile parse_tensor_file(const std::vector<uint8_t>& bytes, const std::string& origin);
+// Writing throws FileError naming the path, also for content the reader would reject.
 void write_tensor_file(const std::string& path, const TensorFile& file);
 
 }  // namespace engine

@@ -8,11 +8,21 @@ namespace engine {
 
 // The thread count to use: `requested` if > 0, else GENIE_THREADS, else all cores.
 int resolve_threads(int requested);
-// Sets OpenBLAS and OpenMP to n threads.
+// Sets the engine to n threads: n OpenMP threads, each calling a single-threaded OpenBLAS.
 void set_threads(int n);
 int threads();
 // The OpenBLAS core in use, e.g. "SkylakeX" or "Prescott" (a slow generic fallback).
 std::string blas_core();
 std::string blas_config();
+
+// Sets two environment variables the libraries read only when they load, and re-executes the
+// program once so that they take effect; a value the user already set is always respected.
+//  - OPENBLAS_CORETYPE: Debian's OpenBLAS falls back to its generic "Prescott" kernel (about
+//    5x slower) on CPUs it does not recognise; then the kernel the CPU supports is chosen
+//    (SkylakeX for AVX-512, Haswell for AVX2).
+//  - OMP_WAIT_POLICY=passive: OpenMP threads that spin after a parallel loop steal the cores
+//    from other work; measured, it halved the speed of a ResNet training step.
+// It also keeps large allocations in the heap instead of fresh mmaps (see threads.cpp).
+void tune_runtime_environment(char** argv);
 
 }  // namespace engine

@@ -1,0 +1,39 @@
+// Training a ResNet classifier from scratch (how the embedded default model was made):
+// SGD with momentum and weight decay, cosine learning-rate schedule over the epochs, random
+// crop with zero padding and horizontal flip. A checkpoint (OUT.ckpt) is written after every
+// epoch, so a killed run continues with `resume`; each epoch draws its own random stream from
+// (seed, epoch), so a resumed run ends with the same weights as an uninterrupted one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "models/resnet.h"
+
+namespace models {
+
+struct TrainConfig {
+  std::string arch = "resnet20";
+  char shortcut = 'A';
+  std::string data = "fashion-mnist";  // dataset SPEC; its train split is used
+  std::string out;                     // the trained model file
+  int epochs = 30;
+  int batch = 128;
+  float lr = 0.1f;
+  float momentum = 0.9f;
+  float weight_decay = 5e-4f;
+  int crop_padding = 2;  // random crop after zero-padding by this many pixels
+  bool flip = true;      // random horizontal flip
+  int64_t limit = 0;     // train on the first `limit` images only (0: all)
+  uint64_t seed = 0;
+  bool resume = false;
+};
+
+// The model config that fits a dataset SPEC (channels, size, mean/std of its images).
+ModelConfig config_for_dataset(const std::string& arch, char shortcut, const std::string& spec,
+                               int num_classes);
+
+// Trains and writes config.out; returns the final test top-1 (percent).
+double train(const TrainConfig& config);
+
+}  // namespace models

@@ -1,0 +1,27 @@
+// The subcommands of the genie CLI. Each parses its own flags into a config struct and calls
+// one library function; each returns the process exit code (0 ok, 1 failure, 2 usage error).
+#pragma once
+
+#include <cxxopts.hpp>
+#include <string>
+
+namespace cli {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int argc, char** argv);  // argv[0] is the subcommand name
+};
+
+int info(int argc, char** argv);
+int eval(int argc, char** argv);
+int train(int argc, char** argv);
+
+// Parses argv, rejecting stray positional arguments as cxxopts rejects unknown flags; prints
+// the help and returns false when --help was given.
+bool parse_or_help(cxxopts::Options& options, int argc, char** argv, cxxopts::ParseResult& out);
+
+// Parses `--threads` (or GENIE_THREADS) and applies it to OpenBLAS and OpenMP.
+void apply_threads(int requested);
+
+}  // namespace cli

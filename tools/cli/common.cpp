@@ -1,0 +1,23 @@
+// Flag handling shared by the subcommands.
+#include <iostream>
+
+#include "engine/threads.h"
+#include "tools/cli/commands.h"
+
+namespace cli {
+
+bool parse_or_help(cxxopts::Options& options, int argc, char** argv, cxxopts::ParseResult& out) {
+  options.add_options()("h,help", "this help");
+  out = options.parse(argc, argv);
+  if (out.count("help")) {
+    std::cout << options.help() << "\n";
+    return false;
+  }
+  if (!out.unmatched().empty())
+    throw cxxopts::exceptions::parsing("unexpected argument '" + out.unmatched()[0] + "'");
+  return true;
+}
+
+void apply_threads(int requested) { engine::set_threads(engine::resolve_threads(requested)); }
+
+}  // namespace cli

@@ -1,0 +1,38 @@
+// `genie eval`: top-1 / top-5 accuracy of a model on a dataset.
+#include <cstdio>
+#include <iostream>
+
+#include "engine/dataset/dataset.h"
+#include "models/evaluate.h"
+#include "models/model_file.h"
+#include "tools/cli/commands.h"
+
+namespace cli {
+
+int eval(int argc, char** argv) {
+  cxxopts::Options options("genie eval", "Measure a model's accuracy on a dataset.");
+  options.add_options()
+      ("model", "model file (.gw); default: the embedded ResNet-20",
+       cxxopts::value<std::string>()->default_value(""))
+      ("data", "fashion-mnist[:DIR], cifar10:DIR or folder:DIR",
+       cxxopts::value<std::string>()->default_value("fashion-mnist"))
+      ("batch", "batch size", cxxopts::value<int>()->default_value("200"))
+      ("limit", "evaluate the first N images only", cxxopts::value<int64_t>()->default_value("0"))
+      ("threads", "threads", cxxopts::value<int>()->default_value("0"));
+  cxxopts::ParseResult args;
+  if (!parse_or_help(options, argc, argv, args)) return 0;
+  apply_threads(args["threads"].as<int>());
+  models::ResNet model = models::load_model_or_default(args["model"].as<std::string>());
+  const models::ModelConfig& mc = model.config();
+  auto data = engine::open_dataset(args["data"].as<std::string>(),
+                                   {mc.in_channels, mc.input_size}, engine::Split::Test);
+  models::Accuracy acc =
+      models::evaluate(model, *data, args["batch"].as<int>(), args["limit"].as<int64_t>());
+  if (data->unreadable() > 0)
+    std::fprintf(stderr, "%lld unreadable images were counted as black images\n",
+                 static_cast<long long>(data->unreadable()));
+  std::printf("top1=%.2f top5=%.2f n=%lld\n", acc.top1, acc.top5, static_cast<long long>(acc.n));
+  return 0;
+}
+
+}  // namespace cli

@@ -1,0 +1,22 @@
+// `genie info`: what the engine runs on (threads, the OpenBLAS kernel), for bug reports and
+// for spotting the slow generic OpenBLAS kernel.
+#include <iostream>
+
+#include "engine/threads.h"
+#include "tools/cli/commands.h"
+
+namespace cli {
+
+int info(int argc, char** argv) {
+  cxxopts::Options options("genie info", "Show the engine's threads and OpenBLAS kernel.");
+  options.add_options()("threads", "threads (default: GENIE_THREADS or all cores)",
+                        cxxopts::value<int>()->default_value("0"));
+  cxxopts::ParseResult args;
+  if (!parse_or_help(options, argc, argv, args)) return 0;
+  apply_threads(args["threads"].as<int>());
+  std::cout << "threads=" << engine::threads() << " blas_core=" << engine::blas_core() << "\n"
+            << "blas_config=" << engine::blas_config() << "\n";
+  return 0;
+}
+
+}  // namespace cli

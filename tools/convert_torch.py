@@ -1,0 +1,819 @@
+#!/usr/bin/env python3
+"""Convert a PyTorch ResNet checkpoint to a genie weight file (.gw), see data/FORMAT.md.
+
+Usage:
+  python3 tools/convert_torch.py IN.pth OUT.gw --arch ARCH [--shortcut A|B] [--num-classes N]
+      [--in-channels C] [--input-size S] [--mean m1,m2,m3 --std s1,s2,s3]
+
+Only the Python standard library is used: PyTorch is not needed. Both checkpoint formats are
+read: the zip-based torch.save format (PyTorch >= 1.6) and the legacy one. Checkpoints are
+untrusted: the pickles are read by an unpickler that resolves only the handful of globals a
+tensor state_dict needs and refuses every other one before anything is called.
+
+ARCH is resnet20/32/44/56 (CIFAR style, akamaster naming: conv1, bn1, layer{1,2,3}.i.*,
+optional option-B `shortcut.{0,1}`, linear; `fc.*` is renamed to `linear.*`) or
+resnet18/34/50 (torchvision naming). Names and shapes are checked against the architecture.
+"""
+
+import argparse
+import io
+import math
+import os
+import pickle
+import struct
+import sys
+import tempfile
+import zipfile
+import zlib
+from array import array
+from collections import OrderedDict
+
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+LEGACY_PROTOCOL = 1001
+
+CIFAR_ARCHS = {"resnet20": 3, "resnet32": 5, "resnet44": 7, "resnet56": 9}
+IMAGENET_ARCHS = {"resnet18": ("basic", [2, 2, 2, 2]), "resnet34": ("basic", [3, 4, 6, 3]),
+                  "resnet50": ("bottleneck", [3, 4, 6, 3])}
+CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+STATE_DICT_KEYS = ("state_dict", "model", "model_state_dict", "net")
+
+
+class ConvertError(Exception):
+    """An expected problem; main() prints it as one line and exits with status 1."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Restricted unpickling
+# ----------------------------------------------------------------------------------------------
+
+class StorageType:
+    """Stands for torch.<Name>Storage; never callable, only used as a persistent-id token."""
+    __slots__ = ("name", "dtype", "itemsize")
+
+    def __init__(self, name, dtype, itemsize):
+        self.name, self.dtype, self.itemsize = name, dtype, itemsize
+
+    def __repr__(self):
+        return "torch.%s" % self.name
+
+    def __setstate__(self, state):  # a pickle must not BUILD (mutate) these shared objects
+        raise pickle.UnpicklingError("unexpected state for %s" % type(self).__name__)
+
+
+# storage class name -> (dtype name, bytes per element)
+STORAGE_DTYPES = {
+    "FloatStorage": ("float32", 4), "DoubleStorage": ("float64", 8),
+    "HalfStorage": ("float16", 2), "BFloat16Storage": ("bfloat16", 2),
+    "LongStorage": ("int64", 8), "IntStorage": ("int32", 4), "ShortStorage": ("int16", 2),
+    "CharStorage": ("int8", 1), "ByteStorage": ("uint8", 1), "BoolStorage": ("bool", 1),
+}
+FLOAT_DTYPES = ("float32", "float64", "float16", "bfloat16")
+
+
+class Storage:
+    """One storage of a checkpoint: raw bytes (filled in by the loader) in a given byte order."""
+    __slots__ = ("key", "stype", "numel", "data", "loader", "byteorder", "base", "base_offset")
+
+    def __init__(self, key, stype, numel):
+        self.key, self.stype, self.numel = key, stype, numel
+        self.data = None          # bytes-like, numel * itemsize bytes, set by the loader
+        self.loader = None        # or a function returning them, called on first use
+        self.byteorder = "little"
+        self.base = None          # legacy views: (root storage, element offset)
+        self.base_offset = 0
+
+    def __setstate__(self, state):  # a pickle must not BUILD (mutate) these shared objects
+        raise pickle.UnpicklingError("unexpected state for %s" % type(self).__name__)
+
+    def raw(self):
+        if self.base is not None:
+            root = self.base
+            isz = self.stype.itemsize
+            start = self.base_offset * isz
+            return root.raw()[start:start + self.numel * isz]
+        if self.data is None and self.loader is not None:
+            self.data, self.loader = self.loader(), None
+        return self.data
+
+
+class LazyTensor:
+    """A tensor as described by the pickle; its data is gathered only when needed."""
+    __slots__ = ("storage", "offset", "size", "stride")
+
+    def __init__(self, storage, offset, size, stride):
+        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
+
+    def __setstate__(self, state):  # a pickle must not BUILD (mutate) these shared objects
+        raise pickle.UnpicklingError("unexpected state for %s" % type(self).__name__)
+
+    @property
+    def dtype(self):
+        return self.storage.stype.dtype
+
+    @property
+    def shape(self):
+        return tuple(self.size)
+
+    def numel(self):
+        n = 1
+        for s in self.size:
+            n *= s
+        return n
+
+
+def _is_int(x):
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False,
+                       backward_hooks=None, metadata=None):
+    if not isinstance(storage, Storage):
+        raise pickle.UnpicklingError("tensor without a storage")
+    if not _is_int(storage_offset) or storage_offset < 0:
+        raise pickle.UnpicklingError("bad tensor storage offset %r" % (storage_offset,))
+    if not isinstance(size, (tuple, list)) or not isinstance(stride, (tuple, list)):
+        raise pickle.UnpicklingError("bad tensor size/stride")
+    size, stride = tuple(size), tuple(stride)
+    if len(size) != len(stride) or len(size) > 64:
+        raise pickle.UnpicklingError("bad tensor size/stride %r/%r" % (size, stride))
+    for v in size + stride:
+        if not _is_int(v) or v < 0:
+            raise pickle.UnpicklingError("bad tensor size/stride %r/%r" % (size, stride))
+    return LazyTensor(storage, storage_offset, size, stride)
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride):
+    return _rebuild_tensor_v2(storage, storage_offset, size, stride)
+
+
+def _rebuild_parameter(data, requires_grad=False, backward_hooks=None):
+    if not isinstance(data, LazyTensor):
+        raise pickle.UnpicklingError("parameter without a tensor")
+    return data
+
+
+def _rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
+    return _rebuild_parameter(data)
+
+
+class _TypeToken:
+    """Stands for torch.Tensor / torch.nn.Parameter when passed as a type argument."""
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __setstate__(self, state):  # a pickle must not BUILD (mutate) these shared objects
+        raise pickle.UnpicklingError("unexpected state for %s" % type(self).__name__)
+
+
+def _rebuild_from_type_v2(func, new_type, args, state):
+    if not any(func is f for f in _REBUILD_FNS.values()) or not isinstance(new_type, _TypeToken):
+        raise pickle.UnpicklingError("unsupported _rebuild_from_type_v2 call")
+    if not isinstance(args, tuple):
+        raise pickle.UnpicklingError("bad _rebuild_from_type_v2 arguments")
+    return func(*args)
+
+
+class _Callable:
+    """Wraps an allowed function so that a pickle can call it but not BUILD (mutate) it."""
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+    def __setstate__(self, state):
+        raise pickle.UnpicklingError("unexpected state for %s" % self.fn.__name__)
+
+
+_REBUILD_FNS = {f.__name__: _Callable(f) for f in (
+    _rebuild_tensor_v2, _rebuild_tensor, _rebuild_parameter, _rebuild_parameter_with_state)}
+
+ALLOWED_GLOBALS = {
+    ("collections", "OrderedDict"): OrderedDict,
+    ("torch._tensor", "_rebuild_from_type_v2"): _Callable(_rebuild_from_type_v2),
+    ("torch", "Tensor"): _TypeToken("Tensor"),
+    ("torch._tensor", "Tensor"): _TypeToken("Tensor"),
+    ("torch.nn.parameter", "Parameter"): _TypeToken("Parameter"),
+}
+for _name, _fn in _REBUILD_FNS.items():
+    ALLOWED_GLOBALS[("torch._utils", _name)] = _fn
+for _name, (_dt, _sz) in STORAGE_DTYPES.items():
+    ALLOWED_GLOBALS[("torch", _name)] = StorageType(_name, _dt, _sz)
+    ALLOWED_GLOBALS[("torch.cuda", _name)] = StorageType(_name, _dt, _sz)
+
+
+class RefusedGlobal(Exception):
+    def __init__(self, module, name):
+        super().__init__("%s.%s" % (module, name))
+        self.qualname = "%s.%s" % (module, name)
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Resolves only ALLOWED_GLOBALS; storages come from the loader's persistent_load."""
+
+    def __init__(self, file, persistent_load):
+        super().__init__(file, encoding="utf-8")
+        self._persistent_load = persistent_load
+
+    def find_class(self, module, name):
+        obj = ALLOWED_GLOBALS.get((module, name))
+        if obj is None:
+            raise RefusedGlobal(module, name)
+        return obj
+
+    def persistent_load(self, pid):
+        if self._persistent_load is None:
+            raise pickle.UnpicklingError("unexpected persistent id")
+        return self._persistent_load(pid)
+
+
+def _unpickle(path, f, persistent_load=None):
+    try:
+        return RestrictedUnpickler(f, persistent_load).load()
+    except RefusedGlobal as e:
+        raise ConvertError("%s: refusing to load global %s (checkpoints are untrusted)"
+                           % (path, e.qualname)) from None
+    except ConvertError:
+        raise
+    except EOFError:
+        raise ConvertError("%s: truncated checkpoint (pickle ends early)" % path) from None
+    except RecursionError:
+        raise ConvertError("%s: corrupt checkpoint (pickle nested too deeply)" % path) from None
+    except MemoryError:
+        raise ConvertError("%s: corrupt checkpoint (pickle too large)" % path) from None
+    except Exception as e:  # any malformed pickle: UnpicklingError, ValueError, TypeError, ...
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ConvertError("%s: corrupt checkpoint pickle (%s)" % (path, msg)) from None
+
+
+def _decode(x):
+    return x.decode("ascii", "replace") if isinstance(x, bytes) else x
+
+
+# ----------------------------------------------------------------------------------------------
+# Checkpoint formats
+# ----------------------------------------------------------------------------------------------
+
+def _load_zip(path, blob):
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(blob))
+        names = zf.namelist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as e:
+        raise ConvertError("%s: not a valid zip checkpoint (%s)" % (path, e)) from None
+    pkls = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
+    if "data.pkl" in names:
+        pkls.append("data.pkl")
+    if len(pkls) != 1:
+        if any(n.endswith("constants.pkl") for n in names):
+            raise ConvertError("%s: a TorchScript archive, not a torch.save checkpoint" % path)
+        raise ConvertError("%s: zip archive without a single <name>/data.pkl record "
+                           "(not a torch.save checkpoint)" % path)
+    prefix = pkls[0][:-len("data.pkl")]
+
+    def read(name):
+        try:
+            return zf.read(name)
+        except KeyError:
+            raise ConvertError("%s: missing record %s" % (path, name)) from None
+        except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError,
+                NotImplementedError) as e:
+            raise ConvertError("%s: corrupt zip record %s (%s)" % (path, name, e)) from None
+
+    byteorder = "little"
+    if prefix + "byteorder" in names:
+        byteorder = read(prefix + "byteorder").decode("ascii", "replace").strip()
+        if byteorder not in ("little", "big"):
+            raise ConvertError("%s: unknown byteorder %r" % (path, byteorder))
+
+    storages = {}
+
+    def persistent_load(pid):
+        if not isinstance(pid, tuple) or len(pid) != 5 or _decode(pid[0]) != "storage":
+            kind = pid[0] if isinstance(pid, tuple) and pid else pid
+            raise pickle.UnpicklingError("unsupported persistent id %r" % (kind,))
+        _, stype, key, _location, numel = pid
+        key = _decode(key)
+        if not isinstance(stype, StorageType) or not isinstance(key, str) or not _is_int(numel) \
+                or numel < 0:
+            raise pickle.UnpicklingError("bad storage reference")
+        st = storages.get(key)
+        if st is None:
+            st = storages[key] = Storage(key, stype, numel)
+        elif st.stype is not stype and st.stype.dtype != stype.dtype:
+            raise pickle.UnpicklingError("storage %s used with two dtypes" % key)
+        return st
+
+    obj = _unpickle(path, io.BytesIO(read(prefix + "data.pkl")), persistent_load)
+    for key, st in storages.items():
+        name = prefix + "data/" + key
+        try:
+            size = zf.getinfo(name).file_size
+        except KeyError:
+            raise ConvertError("%s: missing record %s" % (path, name)) from None
+        nbytes = st.numel * st.stype.itemsize
+        if size < nbytes:
+            raise ConvertError("%s: storage %s has %d bytes, expected %d"
+                               % (path, key, size, nbytes))
+
+        def load(name=name, nbytes=nbytes):  # read on first use: optimizer state is skipped
+            data = read(name)
+            if len(data) < nbytes:
+                raise ConvertError("%s: record %s is short" % (path, name))
+            return memoryview(data)[:nbytes]
+        st.loader = load
+        st.byteorder = byteorder
+    return obj
+
+
+def _load_legacy(path, blob):
+    f = io.BytesIO(blob)
+    magic = _unpickle(path, f)
+    if magic != LEGACY_MAGIC:
+        raise ConvertError("%s: not a PyTorch checkpoint (bad magic number)" % path)
+    proto = _unpickle(path, f)
+    if proto != LEGACY_PROTOCOL:
+        raise ConvertError("%s: unsupported legacy checkpoint protocol %r" % (path, proto))
+    sys_info = _unpickle(path, f)
+    if isinstance(sys_info, dict) and sys_info.get("little_endian") is False:
+        # torch writes legacy raw storages little-endian regardless of the host; the 8-byte
+        # element counts too. Nothing to do, but note the pickle came from a big-endian host.
+        pass
+
+    roots = {}
+    views = {}
+
+    def persistent_load(pid):
+        if not isinstance(pid, tuple) or not pid:
+            raise pickle.UnpicklingError("unsupported persistent id")
+        kind = _decode(pid[0])
+        if kind == "module":
+            raise pickle.UnpicklingError("checkpoint holds a whole nn.Module, not a state_dict")
+        if kind != "storage" or len(pid) != 6:
+            raise pickle.UnpicklingError("unsupported persistent id %r" % (kind,))
+        _, stype, key, _location, numel, view = pid
+        key = _decode(key)
+        if not isinstance(stype, StorageType) or not isinstance(key, str) or not _is_int(numel) \
+                or numel < 0:
+            raise pickle.UnpicklingError("bad storage reference")
+        root = roots.get(key)
+        if root is None:
+            root = roots[key] = Storage(key, stype, numel)
+        if view is None:
+            return root
+        if not isinstance(view, tuple) or len(view) != 3:
+            raise pickle.UnpicklingError("bad storage view")
+        vkey, voff, vsize = _decode(view[0]), view[1], view[2]
+        if not (_is_int(voff) and _is_int(vsize)) or voff < 0 or vsize < 0 \
+                or voff + vsize > root.numel:
+            raise pickle.UnpicklingError("bad storage view")
+        v = views.get(vkey)
+        if v is None:
+            v = views[vkey] = Storage(vkey, stype, vsize)
+            v.base, v.base_offset = root, voff
+        return v
+
+    obj = _unpickle(path, f, persistent_load)
+    keys = _unpickle(path, f)
+    if not isinstance(keys, list):
+        raise ConvertError("%s: corrupt legacy checkpoint (no storage key list)" % path)
+    pos = f.tell()
+    mv = memoryview(blob)
+    for key in keys:
+        key = _decode(key)
+        st = roots.get(key)
+        if st is None:
+            raise ConvertError("%s: corrupt legacy checkpoint (unknown storage %r)" % (path, key))
+        if pos + 8 > len(blob):
+            raise ConvertError("%s: truncated checkpoint (storage %s missing)" % (path, key))
+        (count,) = struct.unpack_from("<q", blob, pos)
+        pos += 8
+        if count != st.numel:
+            raise ConvertError("%s: corrupt legacy checkpoint (storage %s has %d elements, "
+                               "expected %d)" % (path, key, count, st.numel))
+        nbytes = count * st.stype.itemsize
+        if pos + nbytes > len(blob):
+            raise ConvertError("%s: truncated checkpoint (storage %s needs %d bytes, %d left)"
+                               % (path, key, nbytes, len(blob) - pos))
+        st.data = mv[pos:pos + nbytes]
+        st.byteorder = "little"
+        pos += nbytes
+    for key, st in roots.items():
+        if st.data is None:
+            raise ConvertError("%s: corrupt legacy checkpoint (storage %s has no data)"
+                               % (path, key))
+    return obj
+
+
+def load_checkpoint(path):
+    """Returns the unpickled checkpoint object; tensors are LazyTensor."""
+    try:
+        with open(path, "rb") as fh:
+            blob = fh.read()
+    except OSError as e:
+        raise ConvertError("%s: cannot read (%s)" % (path, e.strerror or e)) from None
+    if not blob:
+        raise ConvertError("%s: empty file" % path)
+    if blob[:4] == b"PK\x03\x04" or blob[:4] == b"PK\x05\x06":
+        return _load_zip(path, blob)
+    if blob[:1] == b"\x80":
+        return _load_legacy(path, blob)
+    if blob[:2] == b"PK":
+        return _load_zip(path, blob)
+    raise ConvertError("%s: not a PyTorch checkpoint (neither a zip archive nor a legacy "
+                       "pickle)" % path)
+
+
+# ----------------------------------------------------------------------------------------------
+# Tensor data
+# ----------------------------------------------------------------------------------------------
+
+def _decode_values(raw, dtype, byteorder):
+    """Decodes raw storage bytes into a sequence of Python numbers."""
+    swap = byteorder != sys.byteorder
+    if dtype in ("float32", "float64", "int64", "int32", "int16", "int8", "uint8"):
+        code = {"float32": "f", "float64": "d", "int64": "q", "int32": "i", "int16": "h",
+                "int8": "b", "uint8": "B"}[dtype]
+        a = array(code)
+        if a.itemsize != {"f": 4, "d": 8, "q": 8, "i": 4, "h": 2, "b": 1, "B": 1}[code]:
+            fmt = ("<" if byteorder == "little" else ">") + "%d" % (len(raw) // a.itemsize) + code
+            return list(struct.unpack(fmt, raw))
+        a.frombytes(raw)
+        if swap:
+            a.byteswap()
+        return a
+    if dtype == "float16":
+        fmt = ("<" if byteorder == "little" else ">") + "%de" % (len(raw) // 2)
+        return struct.unpack(fmt, raw)
+    if dtype == "bfloat16":
+        h = array("H")
+        h.frombytes(raw)
+        if swap:
+            h.byteswap()
+        bits = array("I", (x << 16 for x in h))
+        f = array("f")
+        f.frombytes(bits.tobytes())
+        return f
+    if dtype == "bool":
+        return [1 if b else 0 for b in bytes(raw)]
+    raise ValueError(dtype)
+
+
+def tensor_values(t, name="tensor"):
+    """Gathers a LazyTensor (offset, sizes, strides honoured) as a row-major float32 array."""
+    st = t.storage
+    n = t.numel()
+    isz = st.stype.itemsize
+    if n == 0:
+        return array("f")
+    last = t.offset + sum((s - 1) * d for s, d in zip(t.size, t.stride))
+    if last >= st.numel:
+        raise ConvertError("tensor %s reaches element %d of a storage with %d elements"
+                           % (name, last, st.numel))
+    raw = st.raw()
+    if raw is None:
+        raise ConvertError("tensor %s has no storage data" % name)
+    # contiguous: strides are the row-major ones (dimensions of size 1 may have any stride)
+    contiguous, expect = True, 1
+    for s, d in zip(reversed(t.size), reversed(t.stride)):
+        if s != 1 and d != expect:
+            contiguous = False
+            break
+        expect *= s
+    if contiguous:
+        chunk = raw[t.offset * isz:(t.offset + n) * isz]
+        if st.stype.dtype == "float32" and st.byteorder == "little":
+            out = array("f")
+            out.frombytes(bytes(chunk))
+            if sys.byteorder != "little":
+                out.byteswap()
+            return out
+        vals = _decode_values(chunk, st.stype.dtype, st.byteorder)
+        return array("f", vals)
+    lo = t.offset
+    vals = _decode_values(raw[lo * isz:(last + 1) * isz], st.stype.dtype, st.byteorder)
+    offs = [0]
+    for s, d in zip(t.size, t.stride):
+        offs = [o + i * d for o in offs for i in range(s)]
+    return array("f", (vals[o] for o in offs))
+
+
+def float32_le_bytes(t, name="tensor"):
+    a = tensor_values(t, name)
+    if sys.byteorder != "little":
+        a = array("f", a)
+        a.byteswap()
+    return a.tobytes()
+
+
+# ----------------------------------------------------------------------------------------------
+# State dict and architecture
+# ----------------------------------------------------------------------------------------------
+
+def extract_state_dict(path, obj):
+    """Finds the state_dict in a checkpoint, strips `module.`, drops num_batches_tracked."""
+    depth = 0
+    while isinstance(obj, dict) and depth < 4:
+        if any(isinstance(v, LazyTensor) for v in obj.values()):
+            break
+        for k in STATE_DICT_KEYS:
+            if isinstance(obj.get(k), dict):
+                obj = obj[k]
+                break
+        else:
+            break
+        depth += 1
+    if not isinstance(obj, dict):
+        raise ConvertError("%s: checkpoint is a %s, not a state_dict" % (path, type(obj).__name__))
+    if not any(isinstance(v, LazyTensor) for v in obj.values()):
+        keys = ", ".join(sorted(str(k) for k in obj.keys())[:8])
+        raise ConvertError("%s: no state_dict found (top-level keys: %s)" % (path, keys or "none"))
+    out = OrderedDict()
+    for k, v in obj.items():
+        if not isinstance(k, str):
+            raise ConvertError("%s: state_dict key %r is not a string" % (path, k))
+        if not isinstance(v, LazyTensor):
+            raise ConvertError("%s: state_dict entry %s is a %s, not a tensor"
+                               % (path, k, type(v).__name__))
+        name = k[len("module."):] if k.startswith("module.") else k
+        if name.endswith("num_batches_tracked"):
+            continue
+        if name in out:
+            raise ConvertError("%s: duplicate tensor %s after stripping 'module.'" % (path, name))
+        out[name] = v
+    return out
+
+
+def _bn(prefix, c):
+    return [(prefix + ".weight", (c,)), (prefix + ".bias", (c,)),
+            (prefix + ".running_mean", (c,)), (prefix + ".running_var", (c,))]
+
+
+def expected_tensors(arch, shortcut, in_channels, num_classes):
+    """The (name, shape) list of an architecture, in PyTorch state_dict order."""
+    spec = []
+    if arch in CIFAR_ARCHS:
+        k = CIFAR_ARCHS[arch]
+        spec += [("conv1.weight", (16, in_channels, 3, 3))] + _bn("bn1", 16)
+        inp = 16
+        for li, planes in enumerate((16, 32, 64), start=1):
+            for b in range(k):
+                p = "layer%d.%d" % (li, b)
+                spec += [(p + ".conv1.weight", (planes, inp, 3, 3))] + _bn(p + ".bn1", planes)
+                spec += [(p + ".conv2.weight", (planes, planes, 3, 3))] + _bn(p + ".bn2", planes)
+                if shortcut == "B" and (inp != planes):
+                    spec += [(p + ".shortcut.0.weight", (planes, inp, 1, 1))]
+                    spec += _bn(p + ".shortcut.1", planes)
+                inp = planes
+        spec += [("linear.weight", (num_classes, 64)), ("linear.bias", (num_classes,))]
+        return spec
+    kind, blocks = IMAGENET_ARCHS[arch]
+    exp = 4 if kind == "bottleneck" else 1
+    spec += [("conv1.weight", (64, in_channels, 7, 7))] + _bn("bn1", 64)
+    inp = 64
+    for li, (planes, nb) in enumerate(zip((64, 128, 256, 512), blocks), start=1):
+        for b in range(nb):
+            p = "layer%d.%d" % (li, b)
+            stride = 2 if (b == 0 and li > 1) else 1
+            if kind == "basic":
+                spec += [(p + ".conv1.weight", (planes, inp, 3, 3))] + _bn(p + ".bn1", planes)
+                spec += [(p + ".conv2.weight", (planes, planes, 3, 3))] + _bn(p + ".bn2", planes)
+            else:
+                spec += [(p + ".conv1.weight", (planes, inp, 1, 1))] + _bn(p + ".bn1", planes)
+                spec += [(p + ".conv2.weight", (planes, planes, 3, 3))] + _bn(p + ".bn2", planes)
+                spec += [(p + ".conv3.weight", (planes * exp, planes, 1, 1))]
+                spec += _bn(p + ".bn3", planes * exp)
+            if stride != 1 or inp != planes * exp:
+                spec += [(p + ".downsample.0.weight", (planes * exp, inp, 1, 1))]
+                spec += _bn(p + ".downsample.1", planes * exp)
+            inp = planes * exp
+    spec += [("fc.weight", (num_classes, 512 * exp)), ("fc.bias", (num_classes,))]
+    return spec
+
+
+def _fmt_shape(s):
+    return "(" + ", ".join(str(d) for d in s) + ("," if len(s) == 1 else "") + ")"
+
+
+def validate(path, sd, arch, shortcut, in_channels, num_classes):
+    """Raises ConvertError naming the first missing/unexpected/mis-shaped tensor."""
+    spec = expected_tensors(arch, shortcut, in_channels, num_classes)
+    want = OrderedDict(spec)
+    problems = []
+    for name, shape in spec:
+        if name not in sd:
+            problems.append("missing tensor %s (expected shape %s)" % (name, _fmt_shape(shape)))
+        elif sd[name].shape != shape:
+            problems.append("tensor %s: expected shape %s, got %s"
+                            % (name, _fmt_shape(shape), _fmt_shape(sd[name].shape)))
+    for name, t in sd.items():
+        if name not in want:
+            problems.append("unexpected tensor %s (shape %s) for %s%s"
+                            % (name, _fmt_shape(t.shape), arch,
+                               " with shortcut %s" % shortcut if arch in CIFAR_ARCHS else ""))
+    for name in sd:
+        if name in want and sd[name].dtype not in FLOAT_DTYPES:
+            problems.append("tensor %s has dtype %s, expected a floating-point type"
+                            % (name, sd[name].dtype))
+    if problems:
+        more = " (and %d more problems)" % (len(problems) - 1) if len(problems) > 1 else ""
+        raise ConvertError("%s: %s%s" % (path, problems[0], more))
+
+
+def _parse_floats(opt, text):
+    try:
+        vals = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise ConvertError("convert_torch.py: --%s: expected comma-separated numbers, got %r"
+                           % (opt, text)) from None
+    if not all(math.isfinite(v) for v in vals):
+        raise ConvertError("convert_torch.py: --%s: values must be finite, got %r" % (opt, text))
+    return vals
+
+
+def _fmt_float(v):
+    s = repr(float(v))
+    return s[:-2] if s.endswith(".0") else s
+
+
+def convert(in_path, out_path, arch, shortcut=None, num_classes=None, in_channels=None,
+            input_size=None, mean=None, std=None):
+    """Converts IN to OUT; returns (metadata list, number of tensors)."""
+    if arch not in CIFAR_ARCHS and arch not in IMAGENET_ARCHS:
+        raise ConvertError("convert_torch.py: unknown arch %r (expected one of %s)"
+                           % (arch, ", ".join(list(CIFAR_ARCHS) + list(IMAGENET_ARCHS))))
+    cifar = arch in CIFAR_ARCHS
+    if shortcut is not None and shortcut not in ("A", "B"):
+        raise ConvertError("convert_torch.py: --shortcut must be A or B, got %r" % shortcut)
+    if not cifar and shortcut == "A":
+        raise ConvertError("convert_torch.py: --shortcut A is only for CIFAR ResNets; %s uses "
+                           "projection shortcuts (B)" % arch)
+    for opt, v in (("num-classes", num_classes), ("in-channels", in_channels),
+                   ("input-size", input_size)):
+        if v is not None and v < 1:
+            raise ConvertError("convert_torch.py: --%s must be positive, got %d" % (opt, v))
+    if (mean is None) != (std is None):
+        raise ConvertError("convert_torch.py: --mean and --std must be given together")
+
+    sd = extract_state_dict(in_path, load_checkpoint(in_path))
+    if cifar:
+        renamed = OrderedDict()
+        for name, t in sd.items():
+            if name in ("fc.weight", "fc.bias"):
+                new = "linear." + name[3:]
+                if new in sd:
+                    raise ConvertError("%s: both %s and %s present" % (in_path, name, new))
+                name = new
+            renamed[name] = t
+        sd = renamed
+        if shortcut is None:
+            shortcut = "B" if any(".shortcut." in n for n in sd) else "A"
+    else:
+        shortcut = "B"
+
+    head = "linear.weight" if cifar else "fc.weight"
+    if in_channels is None:
+        c1 = sd.get("conv1.weight")
+        if c1 is None or len(c1.shape) != 4:
+            raise ConvertError("%s: missing tensor conv1.weight (a 4-d tensor), cannot infer "
+                               "the input channels" % in_path)
+        in_channels = c1.shape[1]
+        if in_channels < 1:
+            raise ConvertError("%s: conv1.weight has shape %s" % (in_path, _fmt_shape(c1.shape)))
+    if num_classes is None:
+        h = sd.get(head)
+        if h is None or len(h.shape) != 2:
+            raise ConvertError("%s: missing tensor %s (a 2-d tensor), cannot infer the number "
+                               "of classes" % (in_path, head))
+        num_classes = h.shape[0]
+        if num_classes < 1:
+            raise ConvertError("%s: %s has shape %s" % (in_path, head, _fmt_shape(h.shape)))
+    validate(in_path, sd, arch, shortcut, in_channels, num_classes)
+
+    if input_size is None:
+        input_size = 32 if cifar else 224
+    if mean is None:
+        if in_channels != 3:
+            raise ConvertError("%s: the model has %d input channels; give --mean and --std "
+                               "(the defaults are for 3 channels)" % (in_path, in_channels))
+        mean, std = (CIFAR_MEAN, CIFAR_STD) if cifar else (IMAGENET_MEAN, IMAGENET_STD)
+    else:
+        mean, std = _parse_floats("mean", mean), _parse_floats("std", std)
+    if len(mean) != in_channels or len(std) != in_channels:
+        raise ConvertError("convert_torch.py: --mean/--std have %d/%d values, the model has %d "
+                           "input channels" % (len(mean), len(std), in_channels))
+    if any(s <= 0 for s in std):
+        raise ConvertError("convert_torch.py: --std values must be positive")
+
+    meta = [("arch", arch), ("shortcut", shortcut), ("num_classes", str(num_classes)),
+            ("in_channels", str(in_channels)), ("input_size", str(input_size)),
+            ("mean", ",".join(_fmt_float(v) for v in mean)),
+            ("std", ",".join(_fmt_float(v) for v in std))]
+    tensors = []
+    for name, t in sd.items():
+        try:
+            data = float32_le_bytes(t, name)
+        except ConvertError as e:
+            if str(e).startswith(in_path + ": "):
+                raise
+            raise ConvertError("%s: %s" % (in_path, e)) from None
+        tensors.append((name, t.shape, data))
+    write_gw(out_path, meta, tensors)
+    return meta, len(tensors)
+
+
+# ----------------------------------------------------------------------------------------------
+# Output
+# ----------------------------------------------------------------------------------------------
+
+def _str_field(s):
+    b = s.encode("utf-8")
+    return struct.pack("<I", len(b)) + b
+
+
+def encode_gw(meta, tensors):
+    """meta: [(key, value)]; tensors: [(name, shape, float32 little-endian bytes)]."""
+    out = [b"GNIE", struct.pack("<II", 1, len(meta))]
+    for k, v in meta:
+        out += [_str_field(k), _str_field(v)]
+    out.append(struct.pack("<I", len(tensors)))
+    for name, shape, data in tensors:
+        nb = name.encode("utf-8")
+        if not 1 <= len(nb) <= 1024:
+            raise ConvertError("tensor name %r: length must be 1 to 1024 bytes" % name)
+        if len(shape) > 8 or any(d >= 2 ** 32 for d in shape):
+            raise ConvertError("tensor %s: shape %s not representable" % (name, _fmt_shape(shape)))
+        n = 1
+        for d in shape:
+            n *= d
+        assert len(data) == 4 * n, (name, len(data), n)
+        out += [_str_field(name), struct.pack("<BBB", 0, 32, len(shape)),
+                struct.pack("<%dI" % len(shape), *shape), data]
+    return out
+
+
+def write_gw(path, meta, tensors):
+    if len(tensors) > 65536:
+        raise ConvertError("%s: too many tensors (%d)" % (path, len(tensors)))
+    chunks = encode_gw(meta, tensors)
+    d = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=d)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; give OUT the usual permissions
+        with os.fdopen(fd, "wb") as fh:
+            for c in chunks:
+                fh.write(c)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as e:
+        raise ConvertError("%s: cannot write (%s)" % (path, e.strerror or e)) from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        sys.stderr.write("%s: error: %s\n" % (self.prog, message))
+        sys.exit(1)
+
+
+def main(argv=None):
+    p = _Parser(prog="convert_torch.py",
+                description="Convert a PyTorch ResNet checkpoint to a genie .gw weight file.")
+    p.add_argument("input", metavar="IN.pth")
+    p.add_argument("output", metavar="OUT.gw")
+    p.add_argument("--arch", required=True,
+                   help="resnet20/32/44/56 (CIFAR) or resnet18/34/50 (ImageNet)")
+    p.add_argument("--shortcut", help="CIFAR shortcut: A (parameter-free) or B (1x1 conv + BN); "
+                   "inferred from the weights when omitted")
+    p.add_argument("--num-classes", type=int, help="default: from the classifier weights")
+    p.add_argument("--in-channels", type=int, help="default: from conv1.weight")
+    p.add_argument("--input-size", type=int, help="default: 32 (CIFAR) / 224 (ImageNet)")
+    p.add_argument("--mean", help="per-channel mean, comma-separated")
+    p.add_argument("--std", help="per-channel std, comma-separated")
+    a = p.parse_args(argv)
+    try:
+        meta, n = convert(a.input, a.output, a.arch, a.shortcut, a.num_classes, a.in_channels,
+                          a.input_size, a.mean, a.std)
+    except ConvertError as e:
+        sys.stderr.write("%s\n" % e)
+        return 1
+    print("%s: %d tensors, %s" % (a.output, n, ", ".join("%s=%s" % kv for kv in meta)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
