@@ -23,9 +23,10 @@ LDLIBS += -lopenblas -lstb -lz
 LIB_SRC := $(sort $(wildcard engine/*.cpp engine/*/*.cpp models/*.cpp genie/*.cpp))
 CLI_SRC := $(sort $(wildcard tools/*.cpp tools/cli/*.cpp))
 TEST_SRC := $(sort $(wildcard tests/*.cpp))
-LIB_OBJ := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
-CLI_OBJ := $(CLI_SRC:%.cpp=$(BUILD)/%.o)
-TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
+# Objects live under obj/, apart from the binaries ($(BUILD)/genie is the CLI, not genie/).
+LIB_OBJ := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.cpp=$(BUILD)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 
 .PHONY: all deps test run bench format clean
 all: deps $(BUILD)/genie
@@ -43,16 +44,20 @@ $(BUILD)/genie: $(CLI_OBJ) $(BUILD)/libgenie.a
 $(BUILD)/genie_tests: $(TEST_OBJ) $(BUILD)/libgenie.a
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/%.o: %.cpp
+$(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c -o $@ $<
 
+# The doctest suite runs last, so that its summary is the last line.
 test: deps $(BUILD)/genie_tests $(BUILD)/genie
-	$(BUILD)/genie_tests
-	@echo "== the PyTorch fixtures again on OpenBLAS's generic kernel: the kernel must not change results"
-	OPENBLAS_CORETYPE=Prescott $(BUILD)/genie_tests -tc='fixtures*,*conv2d*,*linear*'
 	@echo "== the checkpoint converter (Python standard library; its PyTorch parts skip without torch)"
 	python3 tools/test_convert_torch.py
+	@echo "== the command line"
+	tests/cli.sh $(BUILD)/genie
+	@echo "== the PyTorch fixtures on OpenBLAS's generic kernel: the kernel must not change results"
+	OPENBLAS_CORETYPE=Prescott $(BUILD)/genie_tests -tc='fixtures*,parity*,*conv2d*,*linear*'
+	@echo "== the doctest suite"
+	$(BUILD)/genie_tests
 
 run: all
 	$(BUILD)/genie run --budget demo $(if $(THREADS),--threads $(THREADS))

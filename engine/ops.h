@@ -80,7 +80,8 @@ Tensor reflection_pad2d(const Tensor& x, int pad);
 // x[:, :, top:top+height, left:left+width]
 Tensor crop2d(const Tensor& x, int top, int left, int height, int width);
 // The parameter-free CIFAR ResNet shortcut ("option A"): take every second pixel and zero-pad
-// the channels equally on both sides, (N, C, H, W) -> (N, C + 2*pad_channels, ceil(H/2), ceil(W/2)).
+// the channels equally on both sides, (N, C, H, W) -> (N, C + 2*pad_channels, ceil(H/2),
+// ceil(W/2)).
 Tensor shortcut_subsample_pad(const Tensor& x, int pad_channels);
 
 // ---- loss (ops/cross_entropy.cpp) ----

@@ -9,8 +9,8 @@ namespace engine {
 
 namespace {
 constexpr int kWidth = 24;
-constexpr double kLogInterval = 5.0;   // seconds between lines when not on a terminal
-constexpr double kTtyInterval = 0.1;   // seconds between redraws on a terminal
+constexpr double kLogInterval = 5.0;  // seconds between lines when not on a terminal
+constexpr double kTtyInterval = 0.1;  // seconds between redraws on a terminal
 }  // namespace
 
 Progress::Progress(std::string label, int64_t total)
@@ -43,8 +43,8 @@ void Progress::draw(int64_t done, const std::string& status, bool final) {
   std::string bar(filled, '#');
   bar += std::string(kWidth - filled, '.');
   std::fprintf(stderr, "%s%s [%s] %lld/%lld %.1fs %s%s", tty_ ? "\r\033[K" : "", label_.c_str(),
-               bar.c_str(), static_cast<long long>(done), static_cast<long long>(total_),
-               seconds(), status.c_str(), (final || !tty_) ? "\n" : "");
+               bar.c_str(), static_cast<long long>(done), static_cast<long long>(total_), seconds(),
+               status.c_str(), (final || !tty_) ? "\n" : "");
   std::fflush(stderr);
 }
 

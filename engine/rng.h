@@ -13,11 +13,11 @@ class Rng {
  public:
   explicit Rng(uint64_t seed = 0);
   uint64_t next_u64();
-  float uniform();                     // [0, 1)
-  float uniform(float lo, float hi);   // [lo, hi)
-  float normal();                      // N(0, 1), Box-Muller
-  int integer(int n);                  // uniform in [0, n), unbiased
-  void shuffle(std::vector<int>& v);   // Fisher-Yates
+  float uniform();                    // [0, 1)
+  float uniform(float lo, float hi);  // [lo, hi)
+  float normal();                     // N(0, 1), Box-Muller
+  int integer(int n);                 // uniform in [0, n), unbiased
+  void shuffle(std::vector<int>& v);  // Fisher-Yates
 
  private:
   uint64_t s_[4];

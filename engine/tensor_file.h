@@ -24,8 +24,8 @@ class FileError : public std::runtime_error {
 // Integer codes of a quantized tensor, one byte per element in memory, packed on disk.
 struct CodeTensor {
   Shape shape;
-  int bits = 8;                 // 1..8
-  std::vector<uint8_t> codes;   // (numel) each in [0, 2^bits)
+  int bits = 8;                // 1..8
+  std::vector<uint8_t> codes;  // (numel) each in [0, 2^bits)
 };
 
 struct TensorFile {

@@ -4,12 +4,12 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <malloc.h>
+#include <unistd.h>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <malloc.h>
-#include <unistd.h>
 
 namespace engine {
 

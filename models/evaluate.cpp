@@ -39,6 +39,7 @@ Accuracy evaluate(ResNet& model, const engine::Dataset& data, int batch, int64_t
   engine::Progress progress("eval", n);
   int64_t top1 = 0, top5 = 0;
   int classes = model.config().num_classes;
+  char status[64] = "";
   for (int64_t start = 0; start < n; start += batch) {
     std::vector<int64_t> idx;
     for (int64_t i = start; i < std::min(n, start + batch); ++i) idx.push_back(i);
@@ -50,11 +51,10 @@ Accuracy evaluate(ResNet& model, const engine::Dataset& data, int batch, int64_t
       top5 += in_top_k(row, classes, b.labels[i], std::min(5, classes));
     }
     int64_t done = start + static_cast<int64_t>(idx.size());
-    char status[64];
     std::snprintf(status, sizeof status, "top1=%.2f", 100.0 * top1 / done);
     progress.update(done, status);
   }
-  progress.finish();
+  progress.finish(status);
   return {100.0 * top1 / std::max<int64_t>(n, 1), 100.0 * top5 / std::max<int64_t>(n, 1), n};
 }
 

@@ -31,7 +31,7 @@ Tensor Generator::forward(const Tensor& z) {
 }
 
 std::vector<Tensor> Generator::parameters() {
-  return {linear_.weight, linear_.bias, bn0_.weight, bn0_.bias, conv1_.weight,
+  return {linear_.weight, linear_.bias, bn0_.weight, bn0_.bias,     conv1_.weight,
           conv1_.bias,    bn1_.weight,  bn1_.bias,   conv2_.weight, conv2_.bias};
 }
 

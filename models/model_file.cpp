@@ -55,6 +55,7 @@ ModelConfig config_from_file(const engine::TensorFile& f, const std::string& ori
   c.shortcut = shortcut && !shortcut->empty() ? (*shortcut)[0] : 'A';
   if (shortcut && shortcut->size() != 1)
     throw engine::FileError(origin + ": metadata 'shortcut' must be A or B");
+  if (f.meta("width")) c.width = int_meta(f, "width", origin);
   c.num_classes = int_meta(f, "num_classes", origin);
   c.in_channels = int_meta(f, "in_channels", origin);
   c.input_size = int_meta(f, "input_size", origin);
@@ -95,6 +96,7 @@ engine::TensorFile model_to_file(ResNet& model) {
   engine::TensorFile f;
   f.set_meta("arch", c.arch);
   if (is_cifar_arch(c.arch)) f.set_meta("shortcut", std::string(1, c.shortcut));
+  if (c.width > 0) f.set_meta("width", std::to_string(c.width));
   f.set_meta("num_classes", std::to_string(c.num_classes));
   f.set_meta("in_channels", std::to_string(c.in_channels));
   f.set_meta("input_size", std::to_string(c.input_size));

@@ -51,8 +51,8 @@ Block make_block(const std::string& name, int in, int planes, int stride, bool b
     b.convs.push_back(make_conv(name + ".conv2", planes, planes, 3, 1, 1, false, init, rng));
   }
   for (size_t i = 0; i < b.convs.size(); ++i)
-    b.bns.push_back(make_batch_norm(name + ".bn" + std::to_string(i + 1),
-                                    b.convs[i].weight.size(0)));
+    b.bns.push_back(
+        make_batch_norm(name + ".bn" + std::to_string(i + 1), b.convs[i].weight.size(0)));
   if (stride == 1 && in == out) return b;
   if (cifar && shortcut == 'A') {
     b.shortcut_pad_channels = (out - in) / 2;
@@ -74,6 +74,9 @@ void validate(const ModelConfig& c) {
   if (cifar && c.shortcut != 'A' && c.shortcut != 'B')
     throw std::invalid_argument("shortcut must be A or B, got '" + std::string(1, c.shortcut) +
                                 "'");
+  if (c.width < 0 || c.width % 2 != 0)
+    throw std::invalid_argument("width must be a positive even number, got " +
+                                std::to_string(c.width));
   if (c.num_classes < 1) throw std::invalid_argument("num_classes must be at least 1");
   if (c.in_channels < 1) throw std::invalid_argument("in_channels must be at least 1");
   int min_size = cifar ? 4 : 32;
@@ -92,7 +95,7 @@ ResNet::ResNet(const ModelConfig& config, uint64_t seed) : config_(config) {
   validate(config);
   engine::Rng rng(seed);
   ArchShape shape = arch_shape(config.arch);
-  int width = shape.cifar ? 16 : 64;
+  int width = config.width > 0 ? config.width : (shape.cifar ? 16 : 64);
   if (shape.cifar)
     stem_ = make_conv("conv1", config.in_channels, width, 3, 1, 1, false, Init::KaimingNormal, rng);
   else
@@ -142,8 +145,7 @@ std::string ResNet::unit_name(int unit) const {
 // ReLU; the last unit pools globally and classifies.
 Tensor ResNet::forward_unit(int unit, const Tensor& x, const ForwardHooks& hooks) {
   if (unit < 0 || unit >= num_units())
-    throw std::out_of_range("unit " + std::to_string(unit) + " of " +
-                            std::to_string(num_units()));
+    throw std::out_of_range("unit " + std::to_string(unit) + " of " + std::to_string(num_units()));
   if (unit == 0) return conv_with(hooks, stem_, x);
   if (unit == num_units() - 1) {
     Tensor pooled = engine::global_avg_pool(x);

@@ -20,6 +20,7 @@ namespace models {
 struct ModelConfig {
   std::string arch = "resnet20";  // resnet20/32/44/56 or resnet18/34/50
   char shortcut = 'A';            // CIFAR: 'A' parameter-free, 'B' 1x1 conv + BN
+  int width = 0;                  // channels of the first stage; 0: the standard 16 or 64
   int num_classes = 10;
   int in_channels = 1;
   int input_size = 28;
@@ -41,13 +42,13 @@ struct ForwardHooks {
 
 // A BasicBlock (two 3x3 convs) or a Bottleneck (1x1, 3x3, 1x1), with its shortcut.
 struct Block {
-  std::string name;                 // "layer2.0"
-  std::vector<Conv2d> convs;        // conv1, conv2[, conv3]
-  std::vector<BatchNorm2d> bns;     // bn1, bn2[, bn3]
-  bool projection = false;          // shortcut is conv + BN (option B / downsample)
+  std::string name;              // "layer2.0"
+  std::vector<Conv2d> convs;     // conv1, conv2[, conv3]
+  std::vector<BatchNorm2d> bns;  // bn1, bn2[, bn3]
+  bool projection = false;       // shortcut is conv + BN (option B / downsample)
   Conv2d shortcut_conv;
   BatchNorm2d shortcut_bn;
-  int shortcut_pad_channels = 0;    // option A: > 0 when the block changes shape
+  int shortcut_pad_channels = 0;  // option A: > 0 when the block changes shape
 };
 
 class ResNet {

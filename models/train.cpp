@@ -92,11 +92,11 @@ std::pair<double, double> train_epoch(ResNet& model, const engine::Dataset& data
   ForwardHooks hooks;
   hooks.train_bn = true;
   int64_t steps = n / c.batch;  // the last partial batch is dropped, as drop_last=True
-  engine::Progress progress("epoch " + std::to_string(epoch + 1) + "/" +
-                                std::to_string(c.epochs),
+  engine::Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c.epochs),
                             steps);
   double loss_sum = 0.0;
   int64_t correct = 0, seen = 0;
+  char status[96] = "";
   for (int64_t s = 0; s < steps; ++s) {
     std::vector<int64_t> idx(order.begin() + s * c.batch, order.begin() + (s + 1) * c.batch);
     engine::Batch b = data.load(idx);
@@ -120,12 +120,11 @@ std::pair<double, double> train_epoch(ResNet& model, const engine::Dataset& data
     if (!std::isfinite(loss.item()))
       throw std::runtime_error("training diverged (loss is " + std::to_string(loss.item()) +
                                "); try a lower --lr");
-    char status[96];
     std::snprintf(status, sizeof status, "loss=%.4f acc=%.2f lr=%.4g", loss_sum / (s + 1),
                   100.0 * correct / seen, opt.lr);
     progress.update(s + 1, status);
   }
-  progress.finish();
+  progress.finish(status);
   return {loss_sum / std::max<int64_t>(steps, 1), 100.0 * correct / std::max<int64_t>(seen, 1)};
 }
 
@@ -148,8 +147,10 @@ ModelConfig config_for_dataset(const std::string& arch, char shortcut, const std
     c.mean = {0.4914f, 0.4822f, 0.4465f};  // CIFAR-10 training-set statistics
     c.std = {0.2470f, 0.2435f, 0.2616f};
   } else {
-    throw std::invalid_argument("genie train supports --data fashion-mnist[:DIR] or cifar10:DIR, "
-                                "got '" + spec + "'");
+    throw std::invalid_argument(
+        "genie train supports --data fashion-mnist[:DIR] or cifar10:DIR, "
+        "got '" +
+        spec + "'");
   }
   return c;
 }

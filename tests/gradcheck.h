@@ -56,8 +56,8 @@ inline void check_gradients(const Fn& f, std::vector<Tensor> inputs, GradToleran
   for (size_t k = 0; k < inputs.size(); ++k) {
     Tensor& x = inputs[k];
     if (!x.requires_grad()) continue;
-    std::vector<float> analytic = x.has_grad() ? x.grad_values()
-                                               : std::vector<float>(x.numel(), 0.0f);
+    std::vector<float> analytic =
+        x.has_grad() ? x.grad_values() : std::vector<float>(x.numel(), 0.0f);
     for (int64_t i = 0; i < x.numel(); ++i) {
       float saved = x.data()[i];
       x.data()[i] = saved + tol.eps;

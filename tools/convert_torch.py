@@ -3,7 +3,7 @@
 
 Usage:
   python3 tools/convert_torch.py IN.pth OUT.gw --arch ARCH [--shortcut A|B] [--num-classes N]
-      [--in-channels C] [--input-size S] [--mean m1,m2,m3 --std s1,s2,s3]
+      [--in-channels C] [--width W] [--input-size S] [--mean m1,m2,m3 --std s1,s2,s3]
 
 Only the Python standard library is used: PyTorch is not needed. Both checkpoint formats are
 read: the zip-based torch.save format (PyTorch >= 1.6) and the legacy one. Checkpoints are
@@ -13,6 +13,9 @@ tensor state_dict needs and refuses every other one before anything is called.
 ARCH is resnet20/32/44/56 (CIFAR style, akamaster naming: conv1, bn1, layer{1,2,3}.i.*,
 optional option-B `shortcut.{0,1}`, linear; `fc.*` is renamed to `linear.*`) or
 resnet18/34/50 (torchvision naming). Names and shapes are checked against the architecture.
+The width (channels of the first stage) is read from conv1.weight; reduced widths, such as the
+PyTorch parity fixtures use, get a `width` metadata key, the standard 16 (CIFAR) / 64 (ImageNet)
+none.
 """
 
 import argparse
@@ -32,6 +35,7 @@ LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
 
 CIFAR_ARCHS = {"resnet20": 3, "resnet32": 5, "resnet44": 7, "resnet56": 9}
+CIFAR_WIDTH, IMAGENET_WIDTH = 16, 64
 IMAGENET_ARCHS = {"resnet18": ("basic", [2, 2, 2, 2]), "resnet34": ("basic", [3, 4, 6, 3]),
                   "resnet50": ("bottleneck", [3, 4, 6, 3])}
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -553,14 +557,20 @@ def _bn(prefix, c):
             (prefix + ".running_mean", (c,)), (prefix + ".running_var", (c,))]
 
 
-def expected_tensors(arch, shortcut, in_channels, num_classes):
-    """The (name, shape) list of an architecture, in PyTorch state_dict order."""
+def standard_width(arch):
+    return CIFAR_WIDTH if arch in CIFAR_ARCHS else IMAGENET_WIDTH
+
+
+def expected_tensors(arch, shortcut, in_channels, num_classes, width=None):
+    """The (name, shape) list of an architecture, in PyTorch state_dict order. Stage s has
+    width << s channels (times 4 at a bottleneck's output); width None is the standard one."""
+    w = standard_width(arch) if width is None else width
     spec = []
     if arch in CIFAR_ARCHS:
         k = CIFAR_ARCHS[arch]
-        spec += [("conv1.weight", (16, in_channels, 3, 3))] + _bn("bn1", 16)
-        inp = 16
-        for li, planes in enumerate((16, 32, 64), start=1):
+        spec += [("conv1.weight", (w, in_channels, 3, 3))] + _bn("bn1", w)
+        inp = w
+        for li, planes in enumerate((w, 2 * w, 4 * w), start=1):
             for b in range(k):
                 p = "layer%d.%d" % (li, b)
                 spec += [(p + ".conv1.weight", (planes, inp, 3, 3))] + _bn(p + ".bn1", planes)
@@ -569,13 +579,13 @@ def expected_tensors(arch, shortcut, in_channels, num_classes):
                     spec += [(p + ".shortcut.0.weight", (planes, inp, 1, 1))]
                     spec += _bn(p + ".shortcut.1", planes)
                 inp = planes
-        spec += [("linear.weight", (num_classes, 64)), ("linear.bias", (num_classes,))]
+        spec += [("linear.weight", (num_classes, 4 * w)), ("linear.bias", (num_classes,))]
         return spec
     kind, blocks = IMAGENET_ARCHS[arch]
     exp = 4 if kind == "bottleneck" else 1
-    spec += [("conv1.weight", (64, in_channels, 7, 7))] + _bn("bn1", 64)
-    inp = 64
-    for li, (planes, nb) in enumerate(zip((64, 128, 256, 512), blocks), start=1):
+    spec += [("conv1.weight", (w, in_channels, 7, 7))] + _bn("bn1", w)
+    inp = w
+    for li, (planes, nb) in enumerate(zip((w, 2 * w, 4 * w, 8 * w), blocks), start=1):
         for b in range(nb):
             p = "layer%d.%d" % (li, b)
             stride = 2 if (b == 0 and li > 1) else 1
@@ -591,7 +601,7 @@ def expected_tensors(arch, shortcut, in_channels, num_classes):
                 spec += [(p + ".downsample.0.weight", (planes * exp, inp, 1, 1))]
                 spec += _bn(p + ".downsample.1", planes * exp)
             inp = planes * exp
-    spec += [("fc.weight", (num_classes, 512 * exp)), ("fc.bias", (num_classes,))]
+    spec += [("fc.weight", (num_classes, 8 * w * exp)), ("fc.bias", (num_classes,))]
     return spec
 
 
@@ -599,9 +609,9 @@ def _fmt_shape(s):
     return "(" + ", ".join(str(d) for d in s) + ("," if len(s) == 1 else "") + ")"
 
 
-def validate(path, sd, arch, shortcut, in_channels, num_classes):
+def validate(path, sd, arch, shortcut, in_channels, num_classes, width=None):
     """Raises ConvertError naming the first missing/unexpected/mis-shaped tensor."""
-    spec = expected_tensors(arch, shortcut, in_channels, num_classes)
+    spec = expected_tensors(arch, shortcut, in_channels, num_classes, width)
     want = OrderedDict(spec)
     problems = []
     for name, shape in spec:
@@ -641,7 +651,7 @@ def _fmt_float(v):
 
 
 def convert(in_path, out_path, arch, shortcut=None, num_classes=None, in_channels=None,
-            input_size=None, mean=None, std=None):
+            input_size=None, mean=None, std=None, width=None):
     """Converts IN to OUT; returns (metadata list, number of tensors)."""
     if arch not in CIFAR_ARCHS and arch not in IMAGENET_ARCHS:
         raise ConvertError("convert_torch.py: unknown arch %r (expected one of %s)"
@@ -653,7 +663,7 @@ def convert(in_path, out_path, arch, shortcut=None, num_classes=None, in_channel
         raise ConvertError("convert_torch.py: --shortcut A is only for CIFAR ResNets; %s uses "
                            "projection shortcuts (B)" % arch)
     for opt, v in (("num-classes", num_classes), ("in-channels", in_channels),
-                   ("input-size", input_size)):
+                   ("input-size", input_size), ("width", width)):
         if v is not None and v < 1:
             raise ConvertError("convert_torch.py: --%s must be positive, got %d" % (opt, v))
     if (mean is None) != (std is None):
@@ -676,14 +686,23 @@ def convert(in_path, out_path, arch, shortcut=None, num_classes=None, in_channel
         shortcut = "B"
 
     head = "linear.weight" if cifar else "fc.weight"
+    c1 = sd.get("conv1.weight")
+    if c1 is None or len(c1.shape) != 4:
+        raise ConvertError("%s: missing tensor conv1.weight (a 4-d tensor), cannot infer the "
+                           "width and input channels" % in_path)
+    if c1.shape[0] < 1 or c1.shape[1] < 1:
+        raise ConvertError("%s: conv1.weight has shape %s" % (in_path, _fmt_shape(c1.shape)))
+    if width is not None and width != c1.shape[0]:
+        raise ConvertError("%s: --width %d disagrees with conv1.weight, shape %s (width %d)"
+                           % (in_path, width, _fmt_shape(c1.shape), c1.shape[0]))
+    width = c1.shape[0]
+    if width % 2:
+        # option A pads half the width on each side of the channels; genie's ResNet config
+        # (models::validate) accepts even widths only, for every arch
+        raise ConvertError("%s: width %d (conv1.weight shape %s) is odd; genie's ResNets need "
+                           "an even width" % (in_path, width, _fmt_shape(c1.shape)))
     if in_channels is None:
-        c1 = sd.get("conv1.weight")
-        if c1 is None or len(c1.shape) != 4:
-            raise ConvertError("%s: missing tensor conv1.weight (a 4-d tensor), cannot infer "
-                               "the input channels" % in_path)
         in_channels = c1.shape[1]
-        if in_channels < 1:
-            raise ConvertError("%s: conv1.weight has shape %s" % (in_path, _fmt_shape(c1.shape)))
     if num_classes is None:
         h = sd.get(head)
         if h is None or len(h.shape) != 2:
@@ -692,7 +711,7 @@ def convert(in_path, out_path, arch, shortcut=None, num_classes=None, in_channel
         num_classes = h.shape[0]
         if num_classes < 1:
             raise ConvertError("%s: %s has shape %s" % (in_path, head, _fmt_shape(h.shape)))
-    validate(in_path, sd, arch, shortcut, in_channels, num_classes)
+    validate(in_path, sd, arch, shortcut, in_channels, num_classes, width)
 
     if input_size is None:
         input_size = 32 if cifar else 224
@@ -709,10 +728,13 @@ def convert(in_path, out_path, arch, shortcut=None, num_classes=None, in_channel
     if any(s <= 0 for s in std):
         raise ConvertError("convert_torch.py: --std values must be positive")
 
-    meta = [("arch", arch), ("shortcut", shortcut), ("num_classes", str(num_classes)),
-            ("in_channels", str(in_channels)), ("input_size", str(input_size)),
-            ("mean", ",".join(_fmt_float(v) for v in mean)),
-            ("std", ",".join(_fmt_float(v) for v in std))]
+    meta = [("arch", arch), ("shortcut", shortcut)]
+    if width != standard_width(arch):
+        meta.append(("width", str(width)))
+    meta += [("num_classes", str(num_classes)),
+             ("in_channels", str(in_channels)), ("input_size", str(input_size)),
+             ("mean", ",".join(_fmt_float(v) for v in mean)),
+             ("std", ",".join(_fmt_float(v) for v in std))]
     tensors = []
     for name, t in sd.items():
         try:
@@ -801,13 +823,15 @@ def main(argv=None):
                    "inferred from the weights when omitted")
     p.add_argument("--num-classes", type=int, help="default: from the classifier weights")
     p.add_argument("--in-channels", type=int, help="default: from conv1.weight")
+    p.add_argument("--width", type=int, help="channels of the first stage, checked against "
+                   "conv1.weight (default: from it; standard 16 CIFAR / 64 ImageNet)")
     p.add_argument("--input-size", type=int, help="default: 32 (CIFAR) / 224 (ImageNet)")
     p.add_argument("--mean", help="per-channel mean, comma-separated")
     p.add_argument("--std", help="per-channel std, comma-separated")
     a = p.parse_args(argv)
     try:
         meta, n = convert(a.input, a.output, a.arch, a.shortcut, a.num_classes, a.in_channels,
-                          a.input_size, a.mean, a.std)
+                          a.input_size, a.mean, a.std, a.width)
     except ConvertError as e:
         sys.stderr.write("%s\n" % e)
         return 1

@@ -17,6 +17,7 @@ constexpr const char* kVersion = "genie.cpp 0.1";
 
 const cli::Command kCommands[] = {
     {"eval", "measure a model's top-1/top-5 accuracy on a dataset", cli::eval},
+    {"distill", "GENIE-D: distill calibration images from BatchNorm statistics", cli::distill},
     {"train", "train a ResNet from scratch (how the default model was made)", cli::train},
     {"info", "show threads and the OpenBLAS kernel in use", cli::info},
 };

@@ -28,6 +28,7 @@ import convert_torch as ct  # noqa: E402
 
 SCRIPT = os.path.join(HERE, "convert_torch.py")
 FIXTURES = os.path.join(HERE, "..", "tests", "fixtures", "checkpoints")
+PARITY = os.path.join(HERE, "..", "tests", "fixtures", "parity")
 
 try:
     import torch  # noqa: F401
@@ -196,12 +197,14 @@ def synth_checkpoint(obj, legacy=False, byteorder="little"):
     return b"".join(out)
 
 
-def cifar_state(arch="resnet20", shortcut="A", classes=10, in_ch=3, seed=0, head="linear"):
-    """A random state_dict (of T) with the exact names/shapes of an akamaster CIFAR ResNet,
-    including num_batches_tracked, in state_dict order."""
+def cifar_state(arch="resnet20", shortcut="A", classes=10, in_ch=3, seed=0, head="linear",
+                width=None):
+    """A random state_dict (of T) with the exact names/shapes of an akamaster CIFAR ResNet (or,
+    given an ImageNet arch, a torchvision one), including num_batches_tracked, in state_dict
+    order."""
     rnd = random.Random(seed)
     sd = OrderedDict()
-    for name, shape in ct.expected_tensors(arch, shortcut, in_ch, classes):
+    for name, shape in ct.expected_tensors(arch, shortcut, in_ch, classes, width):
         n = int(math.prod(shape))
         if name.endswith("running_var"):
             vals = [rnd.uniform(0.5, 2.0) for _ in range(n)]
@@ -297,6 +300,39 @@ class FixtureTests(unittest.TestCase):
     def test_fixtures_are_small(self):
         total = sum(os.path.getsize(os.path.join(FIXTURES, n)) for n in os.listdir(FIXTURES))
         self.assertLess(total, 300 * 1024)
+
+
+class ParityFixtureTests(TmpDirCase):
+    """The PyTorch parity checkpoints (tools/make_parity_fixtures.py), converted here without
+    PyTorch; tests/test_parity.cpp compares the converted models' logits to PyTorch's."""
+
+    def test_both_formats_convert_to_the_same_reduced_width_model(self):
+        meta, _ = read_gw(os.path.join(PARITY, "logits.gwt"))
+        models = meta["models"].split(",")
+        self.assertEqual(models, ["resnet20_A", "resnet20_B", "resnet18", "resnet50"])
+        for model in models:
+            with self.subTest(model=model):
+                outs = []
+                channels = int(meta[model + ".in_channels"])
+                for fmt in ("zip", "legacy"):
+                    out = self.path(fmt + ".gw")
+                    rc, _, err = run_cli(os.path.join(PARITY, meta[model + "." + fmt]), out,
+                                         "--arch", meta[model + ".arch"],
+                                         "--mean", ",".join(["0.5"] * channels),
+                                         "--std", ",".join(["0.25"] * channels))
+                    self.assertEqual(rc, 0, err)
+                    got, tensors = read_gw(out)
+                    self.assertEqual((got["arch"], got["shortcut"], got["width"]),
+                                     (meta[model + ".arch"], meta[model + ".shortcut"],
+                                      meta[model + ".width"]))
+                    self.assertEqual(got["in_channels"], meta[model + ".in_channels"])
+                    with open(out, "rb") as fh:
+                        outs.append(fh.read())
+                self.assertEqual(outs[0], outs[1])
+
+    def test_fixtures_are_small(self):
+        total = sum(os.path.getsize(os.path.join(PARITY, n)) for n in os.listdir(PARITY))
+        self.assertLess(total, 1536 * 1024)
 
 
 class FormatTests(TmpDirCase):
@@ -432,6 +468,47 @@ class ConvertTests(TmpDirCase):
         read_gw(out)
 
 
+class WidthTests(TmpDirCase):
+    def convert(self, sd, *extra):
+        src = self.write("in.pth", synth_checkpoint({"state_dict": sd}))
+        out = self.path("out.gw")
+        rc, _, err = run_cli(src, out, *extra)
+        self.assertEqual(rc, 0, err)
+        with open(out, "rb") as fh:
+            data = fh.read()
+        return read_gw(out) + (data,)
+
+    def test_reduced_cifar_width_is_inferred_and_written(self):
+        sd = cifar_state("resnet20", "B", width=4)
+        meta, tensors, data = self.convert(sd, "--arch", "resnet20")
+        self.assertEqual(list(meta.items())[:3],
+                         [("arch", "resnet20"), ("shortcut", "B"), ("width", "4")])
+        self.assertEqual(tensors["conv1.weight"][0], (4, 3, 3, 3))
+        self.assertEqual(tensors["layer3.0.shortcut.0.weight"][0], (16, 8, 1, 1))
+        self.assertEqual(tensors["linear.weight"][0], (10, 16))
+        self.assertEqual(list(tensors["layer2.1.bn2.running_var"][1]),
+                         [f32(v) for v in sd["layer2.1.bn2.running_var"].values])
+        self.assertEqual(self.convert(sd, "--arch", "resnet20", "--width", "4")[2], data)
+
+    def test_reduced_imagenet_width(self):
+        sd = cifar_state("resnet50", "B", width=2)
+        meta, tensors, _ = self.convert(sd, "--arch", "resnet50", "--input-size", "64")
+        self.assertEqual(list(meta.items())[:3],
+                         [("arch", "resnet50"), ("shortcut", "B"), ("width", "2")])
+        self.assertEqual(tensors["layer4.2.conv3.weight"][0], (64, 16, 1, 1))
+        self.assertEqual(tensors["layer1.0.downsample.0.weight"][0], (8, 2, 1, 1))
+        self.assertEqual(tensors["fc.weight"][0], (10, 64))
+
+    def test_standard_widths_write_no_key(self):
+        for arch, width in (("resnet20", 16), ("resnet18", 64)):
+            with self.subTest(arch=arch):
+                sd = cifar_state(arch, "B" if arch == "resnet18" else "A")
+                meta, _, data = self.convert(sd, "--arch", arch)
+                self.assertNotIn("width", meta)
+                explicit = self.convert(sd, "--arch", arch, "--width", str(width))[2]
+                self.assertEqual(explicit, data)
+
+
 # ----------------------------------------------------------------------------------------------
 # Errors
 # ----------------------------------------------------------------------------------------------
@@ -484,6 +561,35 @@ class ErrorTests(TmpDirCase):
         self.assertFails([self.ckpt(cifar_state()), out, "--arch", "resnet20",
                           "--num-classes", "100"],
                          "tensor linear.weight: expected shape (100, 64), got (10, 64)", out=out)
+
+    def test_width_disagrees_with_weights(self):
+        out = self.path("out.gw")
+        self.assertFails([self.ckpt(cifar_state(width=4)), out, "--arch", "resnet20", "--width",
+                          "8"], "--width 8 disagrees with conv1.weight, shape (4, 3, 3, 3) "
+                         "(width 4)", out=out)
+        self.assertFails([self.ckpt(cifar_state()), out, "--arch", "resnet20", "--width", "0"],
+                         "--width must be positive", out=out)
+
+    def test_odd_width(self):
+        out = self.path("out.gw")
+        self.assertFails([self.ckpt(cifar_state(shortcut="B", width=3)), out, "--arch",
+                          "resnet20"], "width 3 (conv1.weight shape (3, 3, 3, 3)) is odd", out=out)
+
+    def test_stages_of_another_width(self):
+        # a reduced-width stem on standard-width stages: every stage is checked against it
+        sd = cifar_state()
+        small = cifar_state(width=8)
+        for name in ("conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean",
+                     "bn1.running_var"):
+            sd[name] = small[name]
+        out = self.path("out.gw")
+        self.assertFails([self.ckpt(sd), out, "--arch", "resnet20"],
+                         "tensor layer1.0.conv1.weight: expected shape (8, 8, 3, 3), got "
+                         "(16, 16, 3, 3)", out=out)
+        sd = cifar_state("resnet18", "B", width=4)
+        sd["fc.weight"] = T((10, 64), [0.0] * 640)
+        self.assertFails([self.ckpt(sd), out, "--arch", "resnet18"],
+                         "tensor fc.weight: expected shape (10, 32), got (10, 64)", out=out)
 
     def test_mean_std_count(self):
         out = self.path("out.gw")
@@ -701,6 +807,20 @@ class ArchTests(unittest.TestCase):
         self.assertEqual(self.params("resnet34", classes=1000), 21797672)
         self.assertEqual(self.params("resnet50", classes=1000), 25557032)
 
+    def test_width_scales_every_stage(self):
+        for arch in ("resnet20", "resnet56", "resnet18", "resnet50"):
+            self.assertEqual(ct.expected_tensors(arch, "B", 3, 10),
+                             ct.expected_tensors(arch, "B", 3, 10, ct.standard_width(arch)))
+        # conv parameters scale with width^2: a quarter of the width, a sixteenth of them
+        for arch in ("resnet20", "resnet34", "resnet50"):
+            convs = [(n, s) for n, s in ct.expected_tensors(arch, "B", 3, 10) if len(s) == 4]
+            w = ct.standard_width(arch)
+            small = [(n, s) for n, s in ct.expected_tensors(arch, "B", 3, 10, w // 4)
+                     if len(s) == 4]
+            self.assertEqual([n for n, _ in small], [n for n, _ in convs])
+            for (n, s), (_, t) in zip(convs[1:], small[1:]):
+                self.assertEqual((t[0] * 4, t[1] * 4, t[2:]), (s[0], s[1], s[2:]), n)
+
     def test_shortcut_B_adds_two_projections(self):
         a = dict(ct.expected_tensors("resnet56", "A", 3, 10))
         b = dict(ct.expected_tensors("resnet56", "B", 3, 10))
@@ -837,6 +957,26 @@ class TorchTests(TmpDirCase):
         for legacy in (False, True):
             meta, tensors = self.convert({"model": sd}, legacy, "--arch", "resnet20")
             self.check(sd, meta, tensors)
+
+    def test_parity_fixture_models_have_genie_names_and_shapes(self):
+        import torchvision
+        import make_parity_fixtures as mpf
+        for arch in ("resnet18", "resnet34", "resnet50"):
+            want = [(k, tuple(v.shape)) for k, v in
+                    getattr(torchvision.models, arch)(num_classes=10).state_dict().items()]
+            got = [(k, tuple(v.shape)) for k, v in mpf.build(arch, "B", 64, 3).state_dict().items()]
+            self.assertEqual(got, want, arch)  # at the standard width: torchvision itself
+        for n, shortcut in ((20, "A"), (20, "B"), (56, "B")):
+            want = [(k, tuple(v.shape)) for k, v in _cifar_resnet(n, shortcut).state_dict().items()]
+            got = [(k, tuple(v.shape)) for k, v in
+                   mpf.build("resnet%d" % n, shortcut, 16, 3).state_dict().items()]
+            self.assertEqual(got, want, n)
+        for arch, shortcut, width in (("resnet20", "A", 4), ("resnet20", "B", 6),
+                                      ("resnet18", "B", 4), ("resnet50", "B", 2)):
+            got = [(k, tuple(v.shape)) for k, v in
+                   mpf.build(arch, shortcut, width, 1).state_dict().items()
+                   if not k.endswith("num_batches_tracked")]
+            self.assertEqual(got, ct.expected_tensors(arch, shortcut, 1, 10, width), arch)
 
     def test_torchvision_resnets(self):
         import torchvision

@@ -43,8 +43,8 @@ void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const fl
     // A transposed is stored (K, M): its band of columns keeps the leading dimension M.
     if (end > begin) {
       if (trans_a)
-        cblas_sgemm(CblasRowMajor, CblasTrans, trans_b ? CblasTrans : CblasNoTrans, end - begin,
-                    N, K, alpha, a_rows, M, B, trans_b ? std::max(K, 1) : N, beta,
+        cblas_sgemm(CblasRowMajor, CblasTrans, trans_b ? CblasTrans : CblasNoTrans, end - begin, N,
+                    K, alpha, a_rows, M, B, trans_b ? std::max(K, 1) : N, beta,
                     C + static_cast<int64_t>(begin) * N, N);
       else
         sgemm(false, trans_b, end - begin, N, K, alpha, a_rows, B, beta,

@@ -15,8 +15,8 @@ namespace engine {
 namespace {
 
 struct Reduction {
-  Shape kept;   // input shape with the reduced axes set to 1
-  Shape out;    // kept, or without the reduced axes when !keepdim
+  Shape kept;     // input shape with the reduced axes set to 1
+  Shape out;      // kept, or without the reduced axes when !keepdim
   int64_t count;  // input elements per output element
 };
 
@@ -26,8 +26,7 @@ Reduction plan(const Shape& in, const std::vector<int>& axes, bool keepdim) {
   for (int a : axes) {
     int d = a < 0 ? a + nd : a;
     if (d < 0 || d >= nd)
-      throw std::out_of_range("reduction axis " + std::to_string(a) + " of shape " +
-                              shape_str(in));
+      throw std::out_of_range("reduction axis " + std::to_string(a) + " of shape " + shape_str(in));
     reduced[d] = true;
   }
   Reduction r{in, {}, 1};

@@ -19,7 +19,8 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
       known *= s[d];
     }
   }
-  if (infer >= 0 && known > 0 && x.numel() % known == 0) s[infer] = static_cast<int>(x.numel() / known);
+  if (infer >= 0 && known > 0 && x.numel() % known == 0)
+    s[infer] = static_cast<int>(x.numel() / known);
   if (numel_of(s) != x.numel())
     throw std::invalid_argument("cannot reshape " + shape_str(x.shape()) + " to " +
                                 shape_str(shape));

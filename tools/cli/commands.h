@@ -16,12 +16,14 @@ struct Command {
 int info(int argc, char** argv);
 int eval(int argc, char** argv);
 int train(int argc, char** argv);
+int distill(int argc, char** argv);
 
 // Parses argv, rejecting stray positional arguments as cxxopts rejects unknown flags; prints
 // the help and returns false when --help was given.
 bool parse_or_help(cxxopts::Options& options, int argc, char** argv, cxxopts::ParseResult& out);
 
-// Parses `--threads` (or GENIE_THREADS) and applies it to OpenBLAS and OpenMP.
-void apply_threads(int requested);
+// The --threads flag of every command, and applying it (or GENIE_THREADS) to the engine.
+void add_threads_option(cxxopts::Options& options);
+void apply_threads(const cxxopts::ParseResult& args);
 
 }  // namespace cli

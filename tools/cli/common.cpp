@@ -18,6 +18,13 @@ bool parse_or_help(cxxopts::Options& options, int argc, char** argv, cxxopts::Pa
   return true;
 }
 
-void apply_threads(int requested) { engine::set_threads(engine::resolve_threads(requested)); }
+void add_threads_option(cxxopts::Options& options) {
+  options.add_options()("threads", "threads (default: GENIE_THREADS or all cores)",
+                        cxxopts::value<int>()->default_value("0"));
+}
+
+void apply_threads(const cxxopts::ParseResult& args) {
+  engine::set_threads(engine::resolve_threads(args["threads"].as<int>()));
+}
 
 }  // namespace cli

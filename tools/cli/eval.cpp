@@ -11,21 +11,21 @@ namespace cli {
 
 int eval(int argc, char** argv) {
   cxxopts::Options options("genie eval", "Measure a model's accuracy on a dataset.");
-  options.add_options()
-      ("model", "model file (.gw); default: the embedded ResNet-20",
-       cxxopts::value<std::string>()->default_value(""))
-      ("data", "fashion-mnist[:DIR], cifar10:DIR or folder:DIR",
-       cxxopts::value<std::string>()->default_value("fashion-mnist"))
-      ("batch", "batch size", cxxopts::value<int>()->default_value("200"))
-      ("limit", "evaluate the first N images only", cxxopts::value<int64_t>()->default_value("0"))
-      ("threads", "threads", cxxopts::value<int>()->default_value("0"));
+  auto add = options.add_options();
+  add("model", "model file (.gw); default: the embedded ResNet-20",
+      cxxopts::value<std::string>()->default_value(""));
+  add("data", "fashion-mnist[:DIR], cifar10:DIR or folder:DIR",
+      cxxopts::value<std::string>()->default_value("fashion-mnist"));
+  add("batch", "batch size", cxxopts::value<int>()->default_value("200"));
+  add("limit", "evaluate the first N images only", cxxopts::value<int64_t>()->default_value("0"));
+  add_threads_option(options);
   cxxopts::ParseResult args;
   if (!parse_or_help(options, argc, argv, args)) return 0;
-  apply_threads(args["threads"].as<int>());
+  apply_threads(args);
   models::ResNet model = models::load_model_or_default(args["model"].as<std::string>());
   const models::ModelConfig& mc = model.config();
-  auto data = engine::open_dataset(args["data"].as<std::string>(),
-                                   {mc.in_channels, mc.input_size}, engine::Split::Test);
+  auto data = engine::open_dataset(args["data"].as<std::string>(), {mc.in_channels, mc.input_size},
+                                   engine::Split::Test);
   models::Accuracy acc =
       models::evaluate(model, *data, args["batch"].as<int>(), args["limit"].as<int64_t>());
   if (data->unreadable() > 0)

@@ -9,11 +9,10 @@ namespace cli {
 
 int info(int argc, char** argv) {
   cxxopts::Options options("genie info", "Show the engine's threads and OpenBLAS kernel.");
-  options.add_options()("threads", "threads (default: GENIE_THREADS or all cores)",
-                        cxxopts::value<int>()->default_value("0"));
+  add_threads_option(options);
   cxxopts::ParseResult args;
   if (!parse_or_help(options, argc, argv, args)) return 0;
-  apply_threads(args["threads"].as<int>());
+  apply_threads(args);
   std::cout << "threads=" << engine::threads() << " blas_core=" << engine::blas_core() << "\n"
             << "blas_config=" << engine::blas_config() << "\n";
   return 0;

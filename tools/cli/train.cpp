@@ -8,27 +8,27 @@ namespace cli {
 
 int train(int argc, char** argv) {
   cxxopts::Options options("genie train", "Train a ResNet from scratch.");
-  options.add_options()
-      ("arch", "resnet20/32/44/56", cxxopts::value<std::string>()->default_value("resnet20"))
-      ("shortcut", "A or B", cxxopts::value<std::string>()->default_value("A"))
-      ("data", "fashion-mnist[:DIR] or cifar10:DIR",
-       cxxopts::value<std::string>()->default_value("fashion-mnist"))
-      ("out", "the trained model file (.gw)", cxxopts::value<std::string>())
-      ("epochs", "epochs", cxxopts::value<int>()->default_value("30"))
-      ("batch", "batch size", cxxopts::value<int>()->default_value("128"))
-      ("lr", "initial learning rate", cxxopts::value<float>()->default_value("0.1"))
-      ("weight-decay", "L2 weight decay", cxxopts::value<float>()->default_value("0.0005"))
-      ("limit", "train on the first N images only", cxxopts::value<int64_t>()->default_value("0"))
-      ("seed", "random seed", cxxopts::value<uint64_t>()->default_value("0"))
-      ("resume", "continue from OUT.ckpt")
-      ("threads", "threads", cxxopts::value<int>()->default_value("0"));
+  auto add = options.add_options();
+  add("arch", "resnet20/32/44/56", cxxopts::value<std::string>()->default_value("resnet20"));
+  add("shortcut", "A or B", cxxopts::value<std::string>()->default_value("A"));
+  add("data", "fashion-mnist[:DIR] or cifar10:DIR",
+      cxxopts::value<std::string>()->default_value("fashion-mnist"));
+  add("out", "the trained model file (.gw)", cxxopts::value<std::string>());
+  add("epochs", "epochs", cxxopts::value<int>()->default_value("30"));
+  add("batch", "batch size", cxxopts::value<int>()->default_value("128"));
+  add("lr", "initial learning rate", cxxopts::value<float>()->default_value("0.1"));
+  add("weight-decay", "L2 weight decay", cxxopts::value<float>()->default_value("0.0005"));
+  add("limit", "train on the first N images only", cxxopts::value<int64_t>()->default_value("0"));
+  add("seed", "random seed", cxxopts::value<uint64_t>()->default_value("0"));
+  add("resume", "continue from OUT.ckpt");
+  add_threads_option(options);
   cxxopts::ParseResult args;
   if (!parse_or_help(options, argc, argv, args)) return 0;
   if (!args.count("out")) throw cxxopts::exceptions::parsing("--out is required");
   std::string shortcut = args["shortcut"].as<std::string>();
   if (shortcut != "A" && shortcut != "B")
     throw cxxopts::exceptions::parsing("--shortcut must be A or B");
-  apply_threads(args["threads"].as<int>());
+  apply_threads(args);
   models::TrainConfig c;
   c.arch = args["arch"].as<std::string>();
   c.shortcut = shortcut[0];

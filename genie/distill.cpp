@@ -1,0 +1,308 @@
+// The GENIE-D distillation loop; see distill.h.
+#include "genie/distill.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+
+#include "engine/autograd.h"
+#include "engine/lr_schedule.h"
+#include "engine/optim.h"
+#include "engine/progress.h"
+#include "engine/tensor_file.h"
+#include "genie/bn_statistics_loss.h"
+#include "genie/swing_conv.h"
+#include "models/generator.h"
+
+namespace genie {
+
+namespace {
+
+// What one batch optimises, and its optimisers and schedules (GENIE.md, "Optimised jointly").
+struct Learners {
+  std::unique_ptr<models::Generator> generator;
+  Tensor z;       // (B, 256)
+  Tensor pixels;  // (B, C, S, S), zeroq and noise only
+  std::unique_ptr<engine::Adam> z_opt, generator_opt, pixel_opt;
+  std::unique_ptr<engine::ReduceLROnPlateau> z_plateau, pixel_plateau;
+  std::unique_ptr<engine::ExponentialLR> generator_decay;
+
+  Tensor images() { return pixels.defined() ? pixels : generator->forward(z); }
+};
+
+engine::PlateauOptions plateau_options() {
+  engine::PlateauOptions o;  // mode min, relative threshold 1e-4 (PyTorch's defaults)
+  o.factor = 0.1;
+  o.patience = 100;
+  o.min_lr = 1e-4;
+  return o;
+}
+
+Learners make_learners(DistillMethod method, int batch, int channels, int size, engine::Rng& rng) {
+  Learners l;
+  if (method == DistillMethod::ZeroQ || method == DistillMethod::Noise) {
+    l.pixels = engine::randn({batch, channels, size, size}, rng);
+    if (method == DistillMethod::ZeroQ) {
+      l.pixels.requires_grad_();
+      l.pixel_opt = std::make_unique<engine::Adam>(std::vector<Tensor>{l.pixels}, 0.5f);
+      l.pixel_plateau =
+          std::make_unique<engine::ReduceLROnPlateau>(*l.pixel_opt, plateau_options());
+    }
+    return l;
+  }
+  l.generator = std::make_unique<models::Generator>(channels, size, rng);
+  l.z = engine::randn({batch, models::Generator::kLatent}, rng);
+  if (method != DistillMethod::Generator) {
+    l.z.requires_grad_();
+    l.z_opt = std::make_unique<engine::Adam>(std::vector<Tensor>{l.z}, 0.1f);
+    l.z_plateau = std::make_unique<engine::ReduceLROnPlateau>(*l.z_opt, plateau_options());
+  }
+  if (method == DistillMethod::Latent) {
+    l.generator->set_trainable(false);
+  } else {
+    l.generator_opt = std::make_unique<engine::Adam>(l.generator->parameters(), 0.01f);
+    l.generator_decay = std::make_unique<engine::ExponentialLR>(*l.generator_opt, 0.95);
+  }
+  return l;
+}
+
+// One optimisation step of everything that learns; `iteration` counts from 0.
+void step(Learners& l, float total_loss, int iteration) {
+  for (engine::Adam* opt : {l.z_opt.get(), l.generator_opt.get(), l.pixel_opt.get()})
+    if (opt) opt->step();
+  if (l.z_plateau) l.z_plateau->step(total_loss);
+  if (l.pixel_plateau) l.pixel_plateau->step(total_loss);
+  if (l.generator_decay && (iteration + 1) % 100 == 0) l.generator_decay->step();
+}
+
+void zero_grads(Learners& l) {
+  for (engine::Adam* opt : {l.z_opt.get(), l.generator_opt.get(), l.pixel_opt.get()})
+    if (opt) opt->zero_grad();
+}
+
+std::string learning_rates(const Learners& l) {
+  char s[64];
+  if (l.pixel_opt)
+    std::snprintf(s, sizeof s, "lr_x=%.3g", l.pixel_opt->lr);
+  else
+    std::snprintf(s, sizeof s, "lr_z=%.3g lr_g=%.3g", l.z_opt ? l.z_opt->lr : 0.0f,
+                  l.generator_opt ? l.generator_opt->lr : 0.0f);
+  return s;
+}
+
+struct Losses {
+  Tensor total, bns, input;
+  Tensor images;
+};
+
+// Images -> frozen network (eval mode, swing conv on strided convs) -> GENIE-D's loss.
+Losses evaluate_losses(models::ResNet& model, Learners& l, bool swing, engine::Rng& swing_rng) {
+  std::vector<BnObservation> observed;
+  models::ForwardHooks hooks;
+  hooks.bn_input = [&](const models::BatchNorm2d& bn, const Tensor& x) {
+    observed.push_back({&bn, x});
+  };
+  if (swing)
+    hooks.conv = [&](const models::Conv2d& conv, const Tensor& x) {
+      return swing_conv(conv, x, swing_rng);
+    };
+  Losses out;
+  out.images = l.images();
+  model.forward(out.images, hooks);
+  out.bns = bn_statistics_loss(observed);
+  out.input = input_statistics_loss(out.images);
+  out.total = engine::add(out.bns, out.input);
+  return out;
+}
+
+struct BatchResult {
+  Tensor images;
+  float bns_first = 0, bns_last = 0;
+};
+
+BatchResult distill_batch(models::ResNet& model, const DistillConfig& c, int index, int size) {
+  // Every batch has its own random streams, so a resumed run repeats the batches it redoes.
+  engine::Rng rng(c.seed * 1000003ULL + static_cast<uint64_t>(index));
+  engine::Rng swing_rng(rng.next_u64());
+  const models::ModelConfig& mc = model.config();
+  Learners l = make_learners(c.method, size, mc.in_channels, mc.input_size, rng);
+  BatchResult r;
+  if (c.method == DistillMethod::Noise || c.iters == 0) {
+    engine::NoGrad no_grad;
+    Losses losses = evaluate_losses(model, l, c.swing, swing_rng);
+    r.images = losses.images;
+    r.bns_first = r.bns_last = losses.bns.item();
+    return r;
+  }
+  engine::Progress progress("batch " + std::to_string(index + 1), c.iters);
+  std::string status;
+  for (int it = 0; it < c.iters; ++it) {
+    Losses losses = evaluate_losses(model, l, c.swing, swing_rng);
+    float total = losses.total.item();
+    if (!std::isfinite(total))
+      throw std::runtime_error("distillation diverged at batch " + std::to_string(index + 1) +
+                               ", iteration " + std::to_string(it + 1) + " (loss " +
+                               std::to_string(total) + "); the finished batches are kept");
+    if (it == 0) r.bns_first = losses.bns.item();
+    r.bns_last = losses.bns.item();
+    r.images = losses.images.detach();
+    zero_grads(l);
+    losses.total.backward();
+    char s[96];
+    std::snprintf(s, sizeof s, "loss=%.4g bns=%.4g input=%.4g ", total, losses.bns.item(),
+                  losses.input.item());
+    status = s + learning_rates(l);
+    step(l, total, it);
+    if (c.progress) progress.update(it + 1, status);
+  }
+  if (c.progress) progress.finish(status);
+  return r;
+}
+
+// ---- the images file: finished batches, with the settings that made them ----
+
+void describe(engine::TensorFile& f, const models::ResNet& model, const DistillConfig& c) {
+  f.set_meta("kind", "distilled-images");
+  f.set_meta("arch", model.config().arch);
+  f.set_meta("method", method_name(c.method));
+  f.set_meta("swing", c.swing ? "on" : "off");
+  f.set_meta("num_images", std::to_string(c.num_images));
+  f.set_meta("batch", std::to_string(c.batch));
+  f.set_meta("iters", std::to_string(c.iters));
+  f.set_meta("seed", std::to_string(c.seed));
+}
+
+// The images of the finished batches, one after another: (images, C, S, S).
+Tensor concatenate(const std::vector<BatchResult>& done, const models::ModelConfig& mc) {
+  int count = 0;
+  for (const BatchResult& b : done) count += b.images.size(0);
+  Tensor all({count, mc.in_channels, mc.input_size, mc.input_size});
+  int64_t at = 0;
+  for (const BatchResult& b : done) {
+    std::copy(b.images.values().begin(), b.images.values().end(), all.values().begin() + at);
+    at += b.images.numel();
+  }
+  return all;
+}
+
+void save_progress(const DistillConfig& c, const models::ResNet& model,
+                   const std::vector<BatchResult>& done) {
+  engine::TensorFile f;
+  describe(f, model, c);
+  std::vector<float> first, last;
+  for (const BatchResult& b : done) {
+    first.push_back(b.bns_first);
+    last.push_back(b.bns_last);
+  }
+  f.tensors.push_back({"images", concatenate(done, model.config())});
+  int n = static_cast<int>(done.size());
+  f.tensors.push_back({"bns_loss_first", Tensor({n}, first)});
+  f.tensors.push_back({"bns_loss_last", Tensor({n}, last)});
+  engine::write_tensor_file(c.out, f);
+}
+
+// The finished batches of an earlier run with the same settings.
+std::vector<BatchResult> load_progress(const DistillConfig& c, models::ResNet& model) {
+  engine::TensorFile f = engine::read_tensor_file(c.out);
+  engine::TensorFile expected;
+  describe(expected, model, c);
+  for (auto& [key, value] : expected.metadata) {
+    const std::string* stored = f.meta(key);
+    if (!stored || *stored != value)
+      throw engine::FileError(c.out + ": cannot resume: it was made with " + key + "=" +
+                              (stored ? *stored : "(none)") + ", this run has " + key + "=" +
+                              value);
+  }
+  const Tensor* images = f.tensor("images");
+  const Tensor* first = f.tensor("bns_loss_first");
+  const Tensor* last = f.tensor("bns_loss_last");
+  if (!images || !first || !last || first->numel() != last->numel())
+    throw engine::FileError(c.out + ": cannot resume: not a distilled-images file");
+  std::vector<BatchResult> done;
+  int64_t per_image = images->numel() / std::max(images->size(0), 1);
+  int64_t at = 0;
+  for (int b = 0; b < first->numel(); ++b) {
+    int size = std::min(c.batch, c.num_images - b * c.batch);
+    const models::ModelConfig& mc = model.config();
+    BatchResult r;
+    r.images = Tensor({size, mc.in_channels, mc.input_size, mc.input_size});
+    if (at + r.images.numel() > images->numel())
+      throw engine::FileError(c.out + ": cannot resume: fewer images than batches");
+    std::copy_n(images->values().begin() + at, r.images.numel(), r.images.values().begin());
+    at += size * per_image;
+    r.bns_first = first->data()[b];
+    r.bns_last = last->data()[b];
+    done.push_back(r);
+  }
+  return done;
+}
+
+void check(const DistillConfig& c, const models::ResNet& model) {
+  if (c.num_images < 1 || c.batch < 1 || c.iters < 0)
+    throw std::invalid_argument("--num and --batch must be >= 1 and --iters >= 0");
+  if (c.batch < 2 && c.method != DistillMethod::Noise)
+    throw std::invalid_argument("--batch must be at least 2: BN statistics need a batch");
+  if (model.config().input_size % 4 != 0)
+    throw std::invalid_argument(
+        "GENIE-D's generator needs an input size divisible by 4, the "
+        "model takes " +
+        std::to_string(model.config().input_size));
+}
+
+}  // namespace
+
+DistillMethod parse_distill_method(const std::string& name) {
+  if (name == "genie") return DistillMethod::Genie;
+  if (name == "zeroq") return DistillMethod::ZeroQ;
+  if (name == "latent") return DistillMethod::Latent;
+  if (name == "generator") return DistillMethod::Generator;
+  if (name == "noise") return DistillMethod::Noise;
+  throw std::invalid_argument("--method must be genie, zeroq, latent, generator or noise, got '" +
+                              name + "'");
+}
+
+std::string method_name(DistillMethod method) {
+  switch (method) {
+    case DistillMethod::Genie:
+      return "genie";
+    case DistillMethod::ZeroQ:
+      return "zeroq";
+    case DistillMethod::Latent:
+      return "latent";
+    case DistillMethod::Generator:
+      return "generator";
+    case DistillMethod::Noise:
+      return "noise";
+  }
+  return "?";
+}
+
+DistillResult distill(models::ResNet& model, const DistillConfig& c) {
+  check(c, model);
+  auto start = std::chrono::steady_clock::now();
+  model.set_trainable(false);
+  std::vector<BatchResult> done;
+  if (c.resume && !c.out.empty() && std::filesystem::exists(c.out)) {
+    done = load_progress(c, model);
+    std::fprintf(stderr, "resuming %s after %zu finished batches\n", c.out.c_str(), done.size());
+  }
+  int batches = (c.num_images + c.batch - 1) / c.batch;
+  for (int b = static_cast<int>(done.size()); b < batches; ++b) {
+    int size = std::min(c.batch, c.num_images - b * c.batch);
+    done.push_back(distill_batch(model, c, b, size));
+    if (!c.out.empty()) save_progress(c, model, done);
+  }
+  DistillResult r;
+  r.images = concatenate(done, model.config());
+  for (const BatchResult& b : done) {
+    r.bns_loss_first += b.bns_first / done.size();
+    r.bns_loss_last += b.bns_last / done.size();
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace genie

@@ -1,0 +1,54 @@
+// `genie distill`: GENIE-D, a calibration set from a network's BatchNorm statistics.
+#include <cstdio>
+
+#include "genie/contact_sheet.h"
+#include "genie/distill.h"
+#include "models/model_file.h"
+#include "tools/cli/commands.h"
+
+namespace cli {
+
+int distill(int argc, char** argv) {
+  cxxopts::Options options("genie distill",
+                           "GENIE-D: distill images from a network's BatchNorm statistics.");
+  auto add = options.add_options();
+  add("model", "model file (.gw); default: the embedded ResNet-20",
+      cxxopts::value<std::string>()->default_value(""));
+  add("out", "the images file (.gwt), rewritten after every batch", cxxopts::value<std::string>());
+  add("num", "images to make", cxxopts::value<int>()->default_value("1024"));
+  add("batch", "images per distillation batch", cxxopts::value<int>()->default_value("128"));
+  add("iters", "iterations per batch", cxxopts::value<int>()->default_value("4000"));
+  add("method", "genie, zeroq, latent, generator or noise",
+      cxxopts::value<std::string>()->default_value("genie"));
+  add("swing", "swing convolution: on or off", cxxopts::value<std::string>()->default_value("on"));
+  add("seed", "random seed", cxxopts::value<uint64_t>()->default_value("0"));
+  add("png", "also write a contact sheet of the images", cxxopts::value<std::string>());
+  add("resume", "keep the finished batches in --out and go on");
+  add_threads_option(options);
+  cxxopts::ParseResult args;
+  if (!parse_or_help(options, argc, argv, args)) return 0;
+  if (!args.count("out")) throw cxxopts::exceptions::parsing("--out is required");
+  std::string swing = args["swing"].as<std::string>();
+  if (swing != "on" && swing != "off")
+    throw cxxopts::exceptions::parsing("--swing must be on or off");
+  apply_threads(args);
+  genie::DistillConfig c;
+  c.method = genie::parse_distill_method(args["method"].as<std::string>());
+  c.swing = swing == "on";
+  c.num_images = args["num"].as<int>();
+  c.batch = args["batch"].as<int>();
+  c.iters = args["iters"].as<int>();
+  c.seed = args["seed"].as<uint64_t>();
+  c.out = args["out"].as<std::string>();
+  c.resume = args.count("resume") > 0;
+  models::ResNet model = models::load_model_or_default(args["model"].as<std::string>());
+  genie::DistillResult r = genie::distill(model, c);
+  if (args.count("png"))
+    genie::write_contact_sheet(args["png"].as<std::string>(), r.images, model.config().mean,
+                               model.config().std);
+  std::printf("bns_loss_first=%.6g bns_loss_last=%.6g images=%d seconds=%.1f\n", r.bns_loss_first,
+              r.bns_loss_last, r.images.size(0), r.seconds);
+  return 0;
+}
+
+}  // namespace cli
