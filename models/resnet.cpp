@@ -115,7 +115,8 @@ ResNet::ResNet(const ModelConfig& config, uint64_t seed) : config_(config) {
   fc_ = make_linear(shape.cifar ? "linear" : "fc", in, config.num_classes, rng);
 }
 
-Tensor ResNet::run_block(Block& b, const Tensor& x, const ForwardHooks& hooks) {
+Tensor ResNet::run_block(Block& b, const Tensor& input, const ForwardHooks& hooks) {
+  Tensor x = hooks.block_input ? hooks.block_input(b, input) : input;
   Tensor h = x;
   for (size_t i = 0; i < b.convs.size(); ++i) {
     h = bn_with(hooks, b.bns[i], conv_with(hooks, b.convs[i], h));

@@ -32,12 +32,16 @@ bool is_cifar_arch(const std::string& arch);
 // Throws std::invalid_argument naming the field when a config cannot describe a model.
 void validate(const ModelConfig& config);
 
+struct Block;
+
 // Interceptions of a forward pass. Unset members mean the plain layer.
 struct ForwardHooks {
   bool train_bn = false;  // BatchNorm in training mode (batch statistics)
   std::function<void(const BatchNorm2d&, const Tensor&)> bn_input;  // sees each BN's input
   std::function<Tensor(const Conv2d&, const Tensor&)> conv;         // runs each conv
   std::function<Tensor(const Linear&, const Tensor&)> linear;       // runs the classifier
+  // Transforms a block's input once, before both of its paths (first conv and shortcut) read it.
+  std::function<Tensor(const Block&, const Tensor&)> block_input;
 };
 
 // A BasicBlock (two 3x3 convs) or a Bottleneck (1x1, 3x3, 1x1), with its shortcut.

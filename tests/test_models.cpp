@@ -232,3 +232,25 @@ TEST_CASE("model configs that cannot describe a network are refused") {
   ResNet m(config("resnet20", 'A', 1, 28, 10));
   CHECK_THROWS_AS(m.forward(Tensor({1, 3, 28, 28})), std::invalid_argument);
 }
+
+TEST_CASE("a block's input hook feeds both paths of the block, the skip included") {
+  for (char shortcut : {'A', 'B'}) {
+    ModelConfig c = config("resnet20", shortcut, 1, 8, 10);
+    c.width = 4;
+    ResNet m(c, 5);
+    int calls = 0;
+    models::ForwardHooks hooks;
+    hooks.block_input = [&](const models::Block&, const Tensor& x) {
+      ++calls;
+      return Tensor(x.shape(), 0.0f);
+    };
+    engine::Rng rng(6);
+    engine::NoGrad no_grad;
+    // Unit 4 is layer2.0, a block that changes shape. With its input replaced by zeros, its
+    // output cannot depend on the input, through the convs or through the skip.
+    Tensor a = m.forward_unit(4, engine::randn({2, 4, 8, 8}, rng), hooks);
+    Tensor b = m.forward_unit(4, engine::randn({2, 4, 8, 8}, rng), hooks);
+    CHECK(a.values() == b.values());
+    CHECK(calls == 2);
+  }
+}

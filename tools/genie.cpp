@@ -16,8 +16,11 @@ namespace {
 constexpr const char* kVersion = "genie.cpp 0.1";
 
 const cli::Command kCommands[] = {
+    {"run", "the main job: distill, quantize (RTN and GENIE), evaluate, compare", cli::run},
     {"eval", "measure a model's top-1/top-5 accuracy on a dataset", cli::eval},
     {"distill", "GENIE-D: distill calibration images from BatchNorm statistics", cli::distill},
+    {"quantize", "GENIE-M: quantize a model block by block (or RTN, AdaRound, BRECQ)",
+     cli::quantize},
     {"train", "train a ResNet from scratch (how the default model was made)", cli::train},
     {"info", "show threads and the OpenBLAS kernel in use", cli::info},
 };

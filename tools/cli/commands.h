@@ -17,6 +17,8 @@ int info(int argc, char** argv);
 int eval(int argc, char** argv);
 int train(int argc, char** argv);
 int distill(int argc, char** argv);
+int quantize(int argc, char** argv);
+int run(int argc, char** argv);
 
 // Parses argv, rejecting stray positional arguments as cxxopts rejects unknown flags; prints
 // the help and returns false when --help was given.

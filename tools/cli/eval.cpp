@@ -3,11 +3,39 @@
 #include <iostream>
 
 #include "engine/dataset/dataset.h"
+#include "genie/quantized_file.h"
 #include "models/evaluate.h"
 #include "models/model_file.h"
 #include "tools/cli/commands.h"
 
 namespace cli {
+
+namespace {
+
+// A float model, or a quantized one evaluated through its fake-quantized layers.
+struct LoadedModel {
+  std::unique_ptr<models::ResNet> model;
+  std::unique_ptr<genie::QuantizedResNet> quantized;
+};
+
+LoadedModel load_any_model(const std::string& path) {
+  LoadedModel out;
+  if (path.empty()) {
+    out.model = std::make_unique<models::ResNet>(models::default_model());
+    return out;
+  }
+  engine::TensorFile file = engine::read_tensor_file(path);
+  if (genie::is_quantized_file(file)) {
+    genie::LoadedQuantizedModel q = genie::load_quantized(file, path);
+    out.model = std::move(q.model);
+    out.quantized = std::move(q.quantized);
+  } else {
+    out.model = std::make_unique<models::ResNet>(models::model_from_file(file, path));
+  }
+  return out;
+}
+
+}  // namespace
 
 int eval(int argc, char** argv) {
   cxxopts::Options options("genie eval", "Measure a model's accuracy on a dataset.");
@@ -22,12 +50,15 @@ int eval(int argc, char** argv) {
   cxxopts::ParseResult args;
   if (!parse_or_help(options, argc, argv, args)) return 0;
   apply_threads(args);
-  models::ResNet model = models::load_model_or_default(args["model"].as<std::string>());
-  const models::ModelConfig& mc = model.config();
+  LoadedModel loaded = load_any_model(args["model"].as<std::string>());
+  const models::ModelConfig& mc = loaded.model->config();
   auto data = engine::open_dataset(args["data"].as<std::string>(), {mc.in_channels, mc.input_size},
                                    engine::Split::Test);
-  models::Accuracy acc =
-      models::evaluate(model, *data, args["batch"].as<int>(), args["limit"].as<int64_t>());
+  engine::Rng rng(0);  // QDrop is off in evaluation: nothing is drawn
+  models::ForwardHooks hooks =
+      loaded.quantized ? loaded.quantized->hooks(rng) : models::ForwardHooks{};
+  models::Accuracy acc = models::evaluate(*loaded.model, *data, args["batch"].as<int>(),
+                                          args["limit"].as<int64_t>(), hooks);
   if (data->unreadable() > 0)
     std::fprintf(stderr, "%lld unreadable images were counted as black images\n",
                  static_cast<long long>(data->unreadable()));

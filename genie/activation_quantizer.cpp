@@ -1,0 +1,48 @@
+// The activation quantizer; see activation_quantizer.h.
+#include "genie/activation_quantizer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "engine/ops.h"
+#include "genie/clip_search.h"
+
+namespace genie {
+
+ActivationQuantizer::ActivationQuantizer(int bits) : bits_(bits) {
+  if (bits < 2 || bits > 8) throw std::invalid_argument("activation bits must be 2..8");
+}
+
+ActivationQuantizer::ActivationQuantizer(int bits, bool is_signed, float s)
+    : ActivationQuantizer(bits) {
+  signed_ = is_signed;
+  step = Tensor({1}, {s});
+  step.requires_grad_();
+}
+
+void ActivationQuantizer::initialize(const Tensor& x) {
+  const float* v = x.data();
+  signed_ = std::any_of(v, v + x.numel(), [](float a) { return a < 0.0f; });
+  float max_abs = 0.0f;
+  for (int64_t i = 0; i < x.numel(); ++i) max_abs = std::max(max_abs, std::fabs(v[i]));
+  ClipResult r = search_clip(v, x.numel(), signed_ ? -max_abs : 0.0f, max_abs, bits_);
+  step = Tensor({1}, {r.step});
+  step.requires_grad_();
+}
+
+Tensor ActivationQuantizer::forward(const Tensor& x, float drop, engine::Rng& rng) {
+  if (!initialized()) initialize(x);
+  if (drop >= 1.0f) return x;
+  float qn = signed_ ? -static_cast<float>(1 << (bits_ - 1)) : 0.0f;
+  float qp =
+      signed_ ? static_cast<float>((1 << (bits_ - 1)) - 1) : static_cast<float>((1 << bits_) - 1);
+  Tensor quantized =
+      engine::mul(engine::round_ste(engine::clamp(engine::div(x, step), qn, qp)), step);
+  if (drop <= 0.0f) return quantized;
+  Tensor keep_float(x.shape());
+  for (float& m : keep_float.values()) m = rng.uniform() < drop ? 1.0f : 0.0f;
+  return engine::where(keep_float, x, quantized);
+}
+
+}  // namespace genie

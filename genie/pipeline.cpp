@@ -1,0 +1,119 @@
+// The main job; see pipeline.h.
+#include "genie/pipeline.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+#include <vector>
+
+#include "engine/dataset/dataset.h"
+#include "genie/calibration.h"
+#include "genie/distill.h"
+#include "genie/quantize.h"
+#include "genie/quantized_file.h"
+#include "models/evaluate.h"
+#include "models/model_file.h"
+
+namespace genie {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+struct Row {
+  std::string method, bits, calibration;
+  double top1, seconds, megabytes;
+};
+
+// Quantizes with `method` on `calibration`, saves to out_dir, evaluates; one table row.
+Row quantize_and_evaluate(models::ResNet& model, const Tensor& calibration, QuantMethod method,
+                          const std::string& calibration_name, const RunConfig& c,
+                          const engine::Dataset& test) {
+  auto start = std::chrono::steady_clock::now();
+  QuantConfig q;
+  q.method = method;
+  q.policy.weight_bits = c.weight_bits;
+  q.policy.activation_bits = c.activation_bits;
+  q.iters = c.budget.recon_iters;
+  q.seed = c.seed;
+  std::fprintf(stderr, "== quantizing with %s on %s\n", method_name(method).c_str(),
+               calibration_name.c_str());
+  auto quantized = quantize(model, calibration, q);
+  std::string bits = "W" + std::to_string(c.weight_bits) + "A" + std::to_string(c.activation_bits);
+  std::string path =
+      c.out_dir + "/" + method_name(method) + "_" + calibration_name + "_" + bits + ".gw";
+  save_quantized(path, *quantized, method_name(method));
+  double seconds = seconds_since(start);
+  engine::Rng rng(0);
+  double top1 = models::evaluate(model, test, 200, c.eval_limit, quantized->hooks(rng)).top1;
+  return {method_name(method),
+          bits,
+          calibration_name,
+          top1,
+          seconds,
+          std::filesystem::file_size(path) / 1e6};
+}
+
+void print_table(const std::vector<Row>& rows, double fp32) {
+  std::printf("\n%-8s %-6s %-14s %7s %7s %9s %9s\n", "method", "bits", "calibration", "top1",
+              "drop", "seconds", "size_MB");
+  for (const Row& r : rows)
+    std::printf("%-8s %-6s %-14s %7.2f %7.2f %9.1f %9.3f\n", r.method.c_str(), r.bits.c_str(),
+                r.calibration.c_str(), r.top1, fp32 - r.top1, r.seconds, r.megabytes);
+}
+
+}  // namespace
+
+Budget budget_named(const std::string& name) {
+  if (name == "smoke") return {name, 64, 32, 50, 100};
+  if (name == "demo") return {name, 256, 128, 500, 1000};
+  if (name == "paper") return {name, 1024, 128, 4000, 20000};
+  throw std::invalid_argument("--budget must be smoke, demo or paper, got '" + name + "'");
+}
+
+int run_pipeline(const RunConfig& c) {
+  auto start = std::chrono::steady_clock::now();
+  std::filesystem::create_directories(c.out_dir);
+  models::ResNet model = models::load_model_or_default(c.model);
+  const models::ModelConfig& mc = model.config();
+  auto test = engine::open_dataset(c.data, {mc.in_channels, mc.input_size}, engine::Split::Test);
+  std::string fp32_path = c.out_dir + "/fp32.gw";
+  models::save_model(fp32_path, model);
+  std::fprintf(stderr, "== FP32 %s on %s\n", mc.arch.c_str(), test->describe().c_str());
+  double fp32 = models::evaluate(model, *test, 200, c.eval_limit).top1;
+  std::vector<Row> rows{
+      {"fp32", "W32A32", "-", fp32, 0.0, std::filesystem::file_size(fp32_path) / 1e6}};
+
+  DistillConfig d;
+  d.num_images = c.budget.images;
+  d.batch = c.budget.distill_batch;
+  d.iters = c.budget.distill_iters;
+  d.seed = c.seed;
+  d.out = c.out_dir + "/distilled_" + c.budget.name + ".gwt";
+  d.resume = true;
+  std::fprintf(stderr, "== GENIE-D: %d images, %d iterations per batch of %d -> %s\n", d.num_images,
+               d.iters, d.batch, d.out.c_str());
+  DistillResult distilled = distill(model, d);
+  std::fprintf(stderr, "bns_loss_first=%.4g bns_loss_last=%.4g seconds=%.1f\n",
+               distilled.bns_loss_first, distilled.bns_loss_last, distilled.seconds);
+
+  for (QuantMethod m : {QuantMethod::Rtn, QuantMethod::Genie}) {
+    rows.push_back(quantize_and_evaluate(model, distilled.images, m, "genie-d", c, *test));
+    if (m == QuantMethod::Genie) rows.back().seconds += distilled.seconds;
+  }
+  if (c.real_data) {
+    Tensor real = load_calibration(model, c.data, c.budget.images, c.seed);
+    rows.push_back(quantize_and_evaluate(model, real, QuantMethod::Genie, "real", c, *test));
+  }
+  print_table(rows, fp32);
+  std::printf("fp32_top1=%.2f rtn_top1=%.2f genie_top1=%.2f", fp32, rows[1].top1, rows[2].top1);
+  if (c.real_data) std::printf(" real_top1=%.2f", rows[3].top1);
+  std::printf(" wbits=%d abits=%d budget=%s images=%d seconds=%.0f\n", c.weight_bits,
+              c.activation_bits, c.budget.name.c_str(), c.budget.images, seconds_since(start));
+  return 0;
+}
+
+}  // namespace genie

@@ -1,0 +1,152 @@
+// GENIE-M's unit-by-unit loop; see quantize.h.
+#include "genie/quantize.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+
+#include "engine/autograd.h"
+#include "genie/reconstruct.h"
+
+namespace genie {
+
+namespace {
+
+constexpr int kChunk = 32;  // images per no-grad pass; also the activation quantizers' init batch
+
+// Rows [start, start + count) of t (N, ...).
+Tensor row_range(const Tensor& t, int start, int count) {
+  engine::Shape s = t.shape();
+  s[0] = count;
+  const int64_t per = t.numel() / t.size(0);
+  return Tensor(s, std::vector<float>(t.data() + start * per, t.data() + (start + count) * per));
+}
+
+// f applied to the images in chunks of 32, without gradients: (N, ...) -> (N, ...).
+template <class F>
+Tensor map_chunks(const Tensor& in, F f) {
+  engine::NoGrad no_grad;
+  const int n = in.size(0);
+  Tensor out;
+  int64_t out_per = 0;
+  for (int start = 0; start < n; start += kChunk) {
+    int count = std::min(kChunk, n - start);
+    Tensor y = f(row_range(in, start, count));
+    if (!out.defined()) {
+      engine::Shape os = y.shape();
+      os[0] = n;
+      out = Tensor(os);
+      out_per = y.numel() / count;
+    }
+    std::copy_n(y.data(), y.numel(), out.data() + start * out_per);
+  }
+  return out;
+}
+
+void set_mode(const std::vector<QuantizedLayer*>& layers, bool soft, float drop, bool inputs) {
+  for (QuantizedLayer* l : layers) {
+    l->soft = soft;
+    l->drop = drop;
+    l->quantize_input = inputs;
+  }
+}
+
+ReconstructConfig stage(const QuantConfig& c, int n) {
+  ReconstructConfig r;
+  r.iters = c.iters;
+  r.batch = c.batch > 0 ? c.batch : std::max(1, n / 32);
+  r.round_weight = c.round_weight;
+  r.drop = c.drop;
+  r.progress = c.progress;
+  return r;
+}
+
+// The method's reconstruction of one unit, on its caches.
+void reconstruct(QuantizedResNet& q, int unit, const Tensor& x, const Tensor& x_q, const Tensor& y,
+                 const QuantConfig& c, engine::Rng& rng) {
+  ReconstructConfig r = stage(c, x.size(0));
+  std::vector<QuantizedLayer*> layers = q.unit_layers(unit);
+  switch (c.method) {
+    case QuantMethod::Rtn:
+      return;
+    case QuantMethod::Genie:
+      reconstruct_unit(q, unit, x, x_q, y, r, rng);
+      return;
+    case QuantMethod::AdaRound:
+      r.learn_weight_step = false;
+      reconstruct_unit(q, unit, x, x_q, y, r, rng);
+      return;
+    case QuantMethod::Brecq: {
+      ReconstructConfig weights = r;
+      weights.learn_weight_step = weights.learn_activation_step = false;
+      weights.drop = 0.0f;
+      set_mode(layers, true, 0.0f, false);
+      reconstruct_unit(q, unit, x, x, y, weights, rng);  // float inputs in this stage
+      set_mode(layers, false, 0.0f, true);
+      ReconstructConfig activations = r;
+      activations.learn_bits = activations.learn_weight_step = false;
+      activations.drop = 0.0f;
+      reconstruct_unit(q, unit, x, x_q, y, activations, rng);
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+QuantMethod parse_quant_method(const std::string& name) {
+  if (name == "genie") return QuantMethod::Genie;
+  if (name == "adaround") return QuantMethod::AdaRound;
+  if (name == "brecq") return QuantMethod::Brecq;
+  if (name == "rtn") return QuantMethod::Rtn;
+  throw std::invalid_argument("--method must be genie, adaround, brecq or rtn, got '" + name + "'");
+}
+
+std::string method_name(QuantMethod method) {
+  switch (method) {
+    case QuantMethod::Genie:
+      return "genie";
+    case QuantMethod::AdaRound:
+      return "adaround";
+    case QuantMethod::Brecq:
+      return "brecq";
+    case QuantMethod::Rtn:
+      return "rtn";
+  }
+  return "?";
+}
+
+std::unique_ptr<QuantizedResNet> quantize(models::ResNet& model, const Tensor& calibration,
+                                          const QuantConfig& c) {
+  if (calibration.ndim() != 4 || calibration.size(0) < 1)
+    throw std::invalid_argument("calibration images must be (N, C, S, S), got " +
+                                engine::shape_str(calibration.shape()));
+  model.set_trainable(false);
+  auto q = std::make_unique<QuantizedResNet>(model, c.policy);
+  engine::Rng rng(c.seed);
+  models::ForwardHooks quantized = q->hooks(rng);
+  Tensor x = calibration, x_q = calibration;  // the current unit's float and quantized inputs
+  for (int u = 0; u < model.num_units(); ++u) {
+    Tensor y = map_chunks(x, [&](const Tensor& in) { return model.forward_unit(u, in); });
+    if (c.progress)
+      std::fprintf(stderr, "unit %d/%d %s: caches X, X_q, Y take %.1f MB\n", u + 1,
+                   model.num_units(), model.unit_name(u).c_str(),
+                   (2.0 * x.numel() + y.numel()) * sizeof(float) / 1e6);
+    std::vector<QuantizedLayer*> layers = q->unit_layers(u);
+    // The activation quantizers initialise on the unit's first 32 quantized-model inputs,
+    // seen as reconstruction will see them (soft weights, QDrop).
+    bool learns = c.method != QuantMethod::Rtn;
+    set_mode(layers, learns, learns ? c.drop : 0.0f, true);
+    {
+      engine::NoGrad no_grad;
+      model.forward_unit(u, row_range(x_q, 0, std::min(kChunk, x_q.size(0))), quantized);
+    }
+    reconstruct(*q, u, x, x_q, y, c, rng);
+    set_mode(layers, false, 0.0f, true);
+    x_q = map_chunks(x_q, [&](const Tensor& in) { return model.forward_unit(u, in, quantized); });
+    x = y;
+  }
+  return q;
+}
+
+}  // namespace genie

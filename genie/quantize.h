@@ -1,0 +1,37 @@
+// GENIE-M over a whole network: the units in order (stem conv, each block, the classifier),
+// each reconstructed on cached activations and then switched to hard rounding, so that the
+// next unit's quantized-model input carries the error of everything before it.
+//
+// Methods (docs: GENIE.md, "Baselines"): `genie` soft bits + learned weight and activation
+// steps + QDrop, one stage; `adaround` the same with the weight step fixed; `brecq` AdaRound
+// on the weights with float inputs (rounding weight 0.01), then LSQ on the activation steps;
+// `rtn` round to nearest after the clip search, no reconstruction.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "genie/quantized_resnet.h"
+
+namespace genie {
+
+enum class QuantMethod { Genie, AdaRound, Brecq, Rtn };
+QuantMethod parse_quant_method(const std::string& name);  // throws std::invalid_argument
+std::string method_name(QuantMethod method);
+
+struct QuantConfig {
+  QuantMethod method = QuantMethod::Genie;
+  QuantPolicy policy;
+  int iters = 20000;  // per unit (per stage for brecq)
+  int batch = 0;      // images per step; 0: N / 32 as the reference
+  float drop = 0.5f;  // QDrop probability
+  float round_weight = 1.0f;
+  uint64_t seed = 0;
+  bool progress = true;
+};
+
+// Quantizes `model` (left unchanged) on `calibration` images (N, C, S, S), normalised.
+std::unique_ptr<QuantizedResNet> quantize(models::ResNet& model, const Tensor& calibration,
+                                          const QuantConfig& config);
+
+}  // namespace genie

@@ -1,0 +1,116 @@
+// The fake-quantized ResNet; see quantized_resnet.h.
+#include "genie/quantized_resnet.h"
+
+#include <stdexcept>
+
+#include "engine/ops.h"
+
+namespace genie {
+
+namespace {
+
+// The layers' names in network order: stem, each block's convs, its shortcut, classifier.
+std::vector<std::string> layer_order(models::ResNet& model) {
+  std::vector<std::string> names;
+  for (models::Conv2d* c : model.convs()) names.push_back(c->name);
+  names.push_back(model.classifier().name);
+  return names;
+}
+
+}  // namespace
+
+QuantizedResNet::QuantizedResNet(models::ResNet& model, const QuantPolicy& policy)
+    : model_(model), policy_(policy) {
+  std::vector<std::string> order = layer_order(model);
+  const int last = static_cast<int>(order.size()) - 1;
+  auto bits_for = [&](int i, bool weight) {
+    int requested = weight ? policy.weight_bits : policy.activation_bits;
+    if (!policy.first_last_8bit) return requested;
+    if (i == last || (weight && i == 0) || (!weight && i == 1)) return 8;
+    return requested;
+  };
+  int i = 0;
+  for (models::Conv2d* c : model.convs()) {
+    QuantizedLayer& l = layers_[c->name];
+    l.weight = std::make_unique<WeightQuantizer>(c->weight, bits_for(i, true));
+    if (i > 0) l.input = std::make_shared<ActivationQuantizer>(bits_for(i, false));
+    ++i;
+  }
+  QuantizedLayer& fc = layers_[model.classifier().name];
+  fc.weight = std::make_unique<WeightQuantizer>(model.classifier().weight, bits_for(last, true));
+  fc.input = std::make_shared<ActivationQuantizer>(bits_for(last, false));
+  mark_block_inputs();
+}
+
+// A block's first conv and its projection shortcut read the block input, quantized once at the
+// block's entry by the first conv's quantizer; the shortcut shares that quantizer.
+void QuantizedResNet::mark_block_inputs() {
+  for (models::Block& b : model_.blocks()) {
+    QuantizedLayer& first = layer(b.convs[0].name);
+    first.input_at_block = true;
+    if (!b.projection) continue;
+    QuantizedLayer& shortcut = layer(b.shortcut_conv.name);
+    shortcut.input = first.input;
+    shortcut.input_at_block = true;
+  }
+}
+
+QuantizedResNet::QuantizedResNet(models::ResNet& model,
+                                 std::map<std::string, QuantizedLayer> layers,
+                                 const QuantPolicy& policy)
+    : model_(model), policy_(policy), layers_(std::move(layers)) {
+  mark_block_inputs();
+}
+
+QuantizedLayer& QuantizedResNet::layer(const std::string& name) {
+  auto it = layers_.find(name);
+  if (it == layers_.end()) throw std::invalid_argument("no quantized layer '" + name + "'");
+  return it->second;
+}
+
+Tensor QuantizedResNet::quantized_input(QuantizedLayer& l, const Tensor& x, engine::Rng& rng) {
+  if (!l.input || !l.quantize_input) return x;
+  return l.input->forward(x, l.drop, rng);
+}
+
+Tensor QuantizedResNet::run_conv(const models::Conv2d& conv, const Tensor& x, engine::Rng& rng) {
+  QuantizedLayer& l = layer(conv.name);
+  Tensor w = l.soft ? l.weight->soft_weights() : l.weight->hard_weights();
+  Tensor input = l.input_at_block ? x : quantized_input(l, x, rng);
+  return engine::conv2d(input, w, conv.bias, conv.stride, conv.padding);
+}
+
+Tensor QuantizedResNet::run_linear(const models::Linear& linear, const Tensor& x,
+                                   engine::Rng& rng) {
+  QuantizedLayer& l = layer(linear.name);
+  Tensor w = l.soft ? l.weight->soft_weights() : l.weight->hard_weights();
+  return engine::linear(quantized_input(l, x, rng), w, linear.bias);
+}
+
+models::ForwardHooks QuantizedResNet::hooks(engine::Rng& rng) {
+  models::ForwardHooks h;
+  h.conv = [this, &rng](const models::Conv2d& c, const Tensor& x) { return run_conv(c, x, rng); };
+  h.linear = [this, &rng](const models::Linear& l, const Tensor& x) {
+    return run_linear(l, x, rng);
+  };
+  h.block_input = [this, &rng](const models::Block& b, const Tensor& x) {
+    return quantized_input(layer(b.convs[0].name), x, rng);
+  };
+  return h;
+}
+
+std::vector<QuantizedLayer*> QuantizedResNet::unit_layers(int unit) {
+  std::vector<QuantizedLayer*> out;
+  if (unit == 0) {
+    out.push_back(&layer(model_.convs().front()->name));
+  } else if (unit == model_.num_units() - 1) {
+    out.push_back(&layer(model_.classifier().name));
+  } else {
+    models::Block& b = model_.blocks().at(unit - 1);
+    for (models::Conv2d& c : b.convs) out.push_back(&layer(c.name));
+    if (b.projection) out.push_back(&layer(b.shortcut_conv.name));
+  }
+  return out;
+}
+
+}  // namespace genie

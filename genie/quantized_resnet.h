@@ -1,0 +1,69 @@
+// A fake-quantized ResNet: the float model, untouched, plus a weight quantizer and an input
+// activation quantizer per conv and linear, applied through the model's ForwardHooks.
+//
+// Placement (docs: GENIE.md, "Placement"): every conv and the classifier get a weight
+// quantizer and an input quantizer; a block's input is quantized once, by its first conv's
+// quantizer, and both paths read it: the first conv and the skip (identity, option-A or
+// projection shortcut). BN, ReLU, add and pooling stay float. With
+// the reference's first/last policy: the stem conv has 8-bit weights and a float input, the
+// second layer an 8-bit input, the classifier 8-bit weights and input.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "genie/activation_quantizer.h"
+#include "genie/weight_quantizer.h"
+#include "models/resnet.h"
+
+namespace genie {
+
+struct QuantPolicy {
+  int weight_bits = 4;
+  int activation_bits = 4;
+  bool first_last_8bit = true;  // false: every layer at the requested bits (the stem input
+                                // stays float: the image itself is the data)
+};
+
+// One quantized conv or linear and how it runs right now.
+struct QuantizedLayer {
+  std::unique_ptr<WeightQuantizer> weight;
+  std::shared_ptr<ActivationQuantizer> input;  // null: the input stays float
+  bool soft = false;            // soft bits (while its unit is reconstructed), else hard
+  bool quantize_input = true;   // false: the input passes float (BRECQ's weight stage)
+  float drop = 0.0f;            // QDrop: probability that an input element stays float
+  bool input_at_block = false;  // the input was quantized at the block's entry (see above)
+};
+
+class QuantizedResNet {
+ public:
+  // Builds every weight quantizer (clip search); the activation quantizers initialise on
+  // their first input.
+  QuantizedResNet(models::ResNet& model, const QuantPolicy& policy);
+  // An empty shell for a quantized model file to fill (see quantized_file.h).
+  QuantizedResNet(models::ResNet& model, std::map<std::string, QuantizedLayer> layers,
+                  const QuantPolicy& policy);
+
+  // Hooks that run every conv and the classifier fake-quantized; `rng` draws QDrop masks.
+  models::ForwardHooks hooks(engine::Rng& rng);
+  // The layers of reconstruction unit `unit`, in order.
+  std::vector<QuantizedLayer*> unit_layers(int unit);
+  QuantizedLayer& layer(const std::string& name);
+  std::map<std::string, QuantizedLayer>& layers() { return layers_; }
+  models::ResNet& model() { return model_; }
+  const QuantPolicy& policy() const { return policy_; }
+
+ private:
+  Tensor run_conv(const models::Conv2d& conv, const Tensor& x, engine::Rng& rng);
+  Tensor run_linear(const models::Linear& linear, const Tensor& x, engine::Rng& rng);
+  Tensor quantized_input(QuantizedLayer& layer, const Tensor& x, engine::Rng& rng);
+  void mark_block_inputs();
+
+  models::ResNet& model_;
+  QuantPolicy policy_;
+  std::map<std::string, QuantizedLayer> layers_;  // by layer name, e.g. "layer1.0.conv1"
+};
+
+}  // namespace genie

@@ -1,0 +1,44 @@
+// GENIE-M's block reconstruction of one unit (docs: GENIE.md, "Block reconstruction").
+//
+// Given the unit's cached float input X, float output Y and quantized-model input X_q (all N
+// calibration images), each step takes N/32 images of a random permutation, mixes the input
+// x_in = where(U < 0.5, X_q, X) (QDrop), and minimises
+//   sum_c (unit(x_in) - Y)^2, averaged over batch and positions
+//   + round_weight * sum (1 - |2 h(V) - 1|^beta)          from 20% of the iterations on,
+// beta 20, then linear 20 -> 2 to the end. Adam: soft bits lr 1e-3 (constant); weight steps
+// lr 1e-4 and activation steps lr 4e-5, both cosine-annealed to 0.
+#pragma once
+
+#include <string>
+
+#include "genie/quantized_resnet.h"
+
+namespace genie {
+
+struct ReconstructConfig {
+  int iters = 20000;
+  int batch = 32;  // images per step (the reference: N / 32)
+  float round_weight = 1.0f;
+  bool learn_bits = true;
+  bool learn_weight_step = true;      // GENIE-M; AdaRound keeps the weight step fixed
+  bool learn_activation_step = true;  // LSQ
+  float drop = 0.5f;                  // QDrop probability (0: no QDrop)
+  bool progress = true;
+};
+
+struct ReconstructLoss {
+  double reconstruction = 0;  // at the last step
+  double rounding = 0;
+};
+
+// The distance minimised: sum over channels (dim 1) of the squared error, mean over the rest.
+Tensor reconstruction_loss(const Tensor& output, const Tensor& target);
+// beta at iteration `it` of `iters` (1-based), GENIE.md's annealing.
+float rounding_beta(int it, int iters);
+
+// Reconstructs unit `unit` of `q` in place; its layers are left in soft mode with QDrop.
+ReconstructLoss reconstruct_unit(QuantizedResNet& q, int unit, const Tensor& x, const Tensor& x_q,
+                                 const Tensor& y, const ReconstructConfig& config,
+                                 engine::Rng& rng);
+
+}  // namespace genie

@@ -1,0 +1,85 @@
+// `genie quantize`: GENIE-M (or a baseline) on distilled images or real data.
+#include <cstdio>
+
+#include "genie/calibration.h"
+#include "genie/quantize.h"
+#include "genie/quantized_file.h"
+#include "models/model_file.h"
+#include "tools/cli/commands.h"
+
+namespace cli {
+
+void add_quant_options(cxxopts::Options& options) {
+  auto add = options.add_options();
+  add("wbits", "weight bits", cxxopts::value<int>()->default_value("4"));
+  add("abits", "activation bits", cxxopts::value<int>()->default_value("4"));
+  add("method", "genie, adaround, brecq or rtn",
+      cxxopts::value<std::string>()->default_value("genie"));
+  add("iters", "reconstruction iterations per unit", cxxopts::value<int>()->default_value("20000"));
+  add("batch", "images per reconstruction step (0: N/32)",
+      cxxopts::value<int>()->default_value("0"));
+  add("first-last",
+      "8: first and last layers at 8 bits (the reference); same: all at --wbits/--abits",
+      cxxopts::value<std::string>()->default_value("8"));
+  add("qdrop", "QDrop probability", cxxopts::value<float>()->default_value("0.5"));
+  add("round-weight", "weight of the rounding loss (brecq: 0.01)",
+      cxxopts::value<float>()->default_value("-1"));
+  add("seed", "random seed", cxxopts::value<uint64_t>()->default_value("0"));
+}
+
+genie::QuantConfig quant_config(const cxxopts::ParseResult& args) {
+  genie::QuantConfig c;
+  c.method = genie::parse_quant_method(args["method"].as<std::string>());
+  c.policy.weight_bits = args["wbits"].as<int>();
+  c.policy.activation_bits = args["abits"].as<int>();
+  if (c.policy.weight_bits < 2 || c.policy.weight_bits > 8 || c.policy.activation_bits < 2 ||
+      c.policy.activation_bits > 8)
+    throw cxxopts::exceptions::parsing("--wbits and --abits must be 2..8");
+  std::string first_last = args["first-last"].as<std::string>();
+  if (first_last != "8" && first_last != "same")
+    throw cxxopts::exceptions::parsing("--first-last must be 8 or same");
+  c.policy.first_last_8bit = first_last == "8";
+  c.iters = args["iters"].as<int>();
+  c.batch = args["batch"].as<int>();
+  c.drop = args["qdrop"].as<float>();
+  if (c.iters < 0 || c.batch < 0 || c.drop < 0 || c.drop > 1)
+    throw cxxopts::exceptions::parsing("--iters and --batch must be >= 0, --qdrop in [0, 1]");
+  float round_weight = args["round-weight"].as<float>();
+  c.round_weight =
+      round_weight >= 0 ? round_weight : (c.method == genie::QuantMethod::Brecq ? 0.01f : 1.0f);
+  c.seed = args["seed"].as<uint64_t>();
+  return c;
+}
+
+int quantize(int argc, char** argv) {
+  cxxopts::Options options("genie quantize", "GENIE-M: quantize a model block by block.");
+  auto add = options.add_options();
+  add("model", "model file (.gw); default: the embedded ResNet-20",
+      cxxopts::value<std::string>()->default_value(""));
+  add("calib", "distilled images (.gwt) or a dataset SPEC for real-data calibration",
+      cxxopts::value<std::string>());
+  add("num", "calibration images taken from a dataset SPEC",
+      cxxopts::value<int>()->default_value("1024"));
+  add("out", "the quantized model file (.gw)", cxxopts::value<std::string>());
+  add_quant_options(options);
+  add_threads_option(options);
+  cxxopts::ParseResult args;
+  if (!parse_or_help(options, argc, argv, args)) return 0;
+  for (const char* required : {"calib", "out"})
+    if (!args.count(required))
+      throw cxxopts::exceptions::parsing(std::string("--") + required + " is required");
+  apply_threads(args);
+  genie::QuantConfig c = quant_config(args);
+  models::ResNet model = models::load_model_or_default(args["model"].as<std::string>());
+  engine::Tensor calibration = genie::load_calibration(model, args["calib"].as<std::string>(),
+                                                       args["num"].as<int>(), c.seed);
+  auto q = genie::quantize(model, calibration, c);
+  std::string out = args["out"].as<std::string>();
+  genie::save_quantized(out, *q, genie::method_name(c.method));
+  std::printf("quantized=%s method=%s wbits=%d abits=%d calibration_images=%d\n", out.c_str(),
+              genie::method_name(c.method).c_str(), c.policy.weight_bits, c.policy.activation_bits,
+              calibration.size(0));
+  return 0;
+}
+
+}  // namespace cli

@@ -1,0 +1,42 @@
+// `genie run`: the main job (see genie/pipeline.h).
+#include "genie/pipeline.h"
+#include "tools/cli/commands.h"
+
+namespace cli {
+
+int run(int argc, char** argv) {
+  cxxopts::Options options("genie run",
+                           "Distill, quantize with RTN and GENIE, evaluate, and compare.");
+  auto add = options.add_options();
+  add("model", "model file (.gw); default: the embedded ResNet-20",
+      cxxopts::value<std::string>()->default_value(""));
+  add("data", "test data SPEC (and real calibration data with --real)",
+      cxxopts::value<std::string>()->default_value("fashion-mnist"));
+  add("wbits", "weight bits", cxxopts::value<int>()->default_value("4"));
+  add("abits", "activation bits", cxxopts::value<int>()->default_value("4"));
+  add("budget", "smoke, demo or paper", cxxopts::value<std::string>()->default_value("demo"));
+  add("real", "also calibrate on real training images");
+  add("out", "folder for what the run makes", cxxopts::value<std::string>()->default_value("out"));
+  add("limit", "evaluate on the first N test images only",
+      cxxopts::value<int64_t>()->default_value("0"));
+  add("seed", "random seed", cxxopts::value<uint64_t>()->default_value("0"));
+  add_threads_option(options);
+  cxxopts::ParseResult args;
+  if (!parse_or_help(options, argc, argv, args)) return 0;
+  apply_threads(args);
+  genie::RunConfig c;
+  c.model = args["model"].as<std::string>();
+  c.data = args["data"].as<std::string>();
+  c.weight_bits = args["wbits"].as<int>();
+  c.activation_bits = args["abits"].as<int>();
+  if (c.weight_bits < 2 || c.weight_bits > 8 || c.activation_bits < 2 || c.activation_bits > 8)
+    throw cxxopts::exceptions::parsing("--wbits and --abits must be 2..8");
+  c.budget = genie::budget_named(args["budget"].as<std::string>());
+  c.real_data = args.count("real") > 0;
+  c.out_dir = args["out"].as<std::string>();
+  c.eval_limit = args["limit"].as<int64_t>();
+  c.seed = args["seed"].as<uint64_t>();
+  return genie::run_pipeline(c);
+}
+
+}  // namespace cli
