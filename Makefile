@@ -28,7 +28,7 @@ LIB_OBJ := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.cpp=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test run bench format clean
+.PHONY: all deps test run format clean
 all: deps $(BUILD)/genie
 
 deps:

@@ -171,7 +171,7 @@ double train(const TrainConfig& c) {
     std::fprintf(stderr, "resuming %s after epoch %d\n", checkpoint_path(c).c_str(), start);
   }
   int64_t n = c.limit > 0 ? std::min<int64_t>(c.limit, train_set->size()) : train_set->size();
-  std::fprintf(stderr, "training %s on %s (%lld images), %d epochs\n", c.arch.c_str(),
+  std::fprintf(stderr, "training %s on %s, %lld of its images, %d epochs\n", c.arch.c_str(),
                train_set->describe().c_str(), static_cast<long long>(n), c.epochs);
   double top1 = 0.0;
   for (int epoch = start; epoch < c.epochs; ++epoch) {

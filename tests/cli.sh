@@ -40,5 +40,32 @@ expect "an unknown dataset kind lists the accepted forms" 1 "fashion-mnist" -- "
 expect "eval prints top1, top5 and n" 0 "^top1=[0-9.]+ top5=[0-9.]+ n=200$" -- \
   "$genie" eval --limit 200 --threads 1
 
+# GENIE-D, then GENIE-M on its images, then the quantized model's accuracy: a tiny end to end.
+expect "distill reports its BN loss" 0 "^bns_loss_first=.* images=16 " -- \
+  "$genie" distill --num 16 --batch 8 --iters 3 --out "$tmp/d.gwt" --png "$tmp/d.png" --threads 1
+expect "distill wrote a contact sheet" 0 "PNG" -- head -c 4 "$tmp/d.png"
+expect "quantize writes a quantized model" 0 "^quantized=.*method=genie wbits=4 abits=4" -- \
+  "$genie" quantize --calib "$tmp/d.gwt" --iters 4 --out "$tmp/q.gw" --threads 1
+expect "a quantized model evaluates" 0 "^top1=[0-9.]+ top5=[0-9.]+ n=100$" -- \
+  "$genie" eval --model "$tmp/q.gw" --limit 100 --threads 1
+# 4-bit codes instead of 32-bit floats, plus per-channel steps, BN and the 8-bit first/last layers.
+q_size=$(stat -c %s "$tmp/q.gw") f_size=$(stat -c %s data/default.gw)
+expect "the quantized file is about 8x smaller" 0 "yes" -- \
+  sh -c "[ $((q_size * 5)) -lt $f_size ] && echo yes"
+
+# A distillation killed with SIGKILL after its first batch resumes to the same file.
+"$genie" distill --num 24 --batch 8 --iters 6 --out "$tmp/full.gwt" --threads 1 >/dev/null 2>&1
+"$genie" distill --num 24 --batch 8 --iters 6 --out "$tmp/killed.gwt" --threads 1 >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 600); do [ -e "$tmp/killed.gwt" ] && break; sleep 0.05; done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+expect "the killed run kept its finished batches" 0 "." -- ls "$tmp/killed.gwt"
+expect "resume finishes the killed run" 0 "images=24" -- \
+  "$genie" distill --num 24 --batch 8 --iters 6 --out "$tmp/killed.gwt" --resume --threads 1
+expect "the resumed file equals the uninterrupted one" 0 "" -- cmp "$tmp/full.gwt" "$tmp/killed.gwt"
+expect "resume refuses other settings" 1 "cannot resume.*seed" -- \
+  "$genie" distill --num 24 --batch 8 --iters 6 --seed 3 --out "$tmp/killed.gwt" --resume
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -22,6 +22,11 @@ class BroadcastIndex {
   Shape out_;
   std::vector<int64_t> in_stride_;  // (out ndim), 0 where broadcast
   bool identity_;
+  // When the input's dims are one contiguous run of the output's (a per-channel value on
+  // (N, C, H, W), a scalar, a per-image statistic), the output is (outer, mid, inner) and the
+  // input index is the middle one: three plain loops instead of the general odometer.
+  bool blocked_ = false;
+  int64_t outer_ = 1, mid_ = 1, inner_ = 1;
 };
 
 Shape broadcast_shape(const Shape& a, const Shape& b);
@@ -31,6 +36,13 @@ void BroadcastIndex::for_each(F f) const {
   int64_t n = numel_of(out_);
   if (identity_) {
     for (int64_t i = 0; i < n; ++i) f(i, i);
+    return;
+  }
+  if (blocked_) {
+    int64_t i = 0;
+    for (int64_t o = 0; o < outer_; ++o)
+      for (int64_t m = 0; m < mid_; ++m)
+        for (int64_t k = 0; k < inner_; ++k) f(i++, m);
     return;
   }
   int nd = static_cast<int>(out_.size());

@@ -24,6 +24,9 @@ int run(int argc, char** argv);
 // the help and returns false when --help was given.
 bool parse_or_help(cxxopts::Options& options, int argc, char** argv, cxxopts::ParseResult& out);
 
+// The --model flag of every command that reads a model ("" = the embedded default).
+void add_model_option(cxxopts::Options& options);
+
 // The --threads flag of every command, and applying it (or GENIE_THREADS) to the engine.
 void add_threads_option(cxxopts::Options& options);
 void apply_threads(const cxxopts::ParseResult& args);

@@ -18,6 +18,11 @@ bool parse_or_help(cxxopts::Options& options, int argc, char** argv, cxxopts::Pa
   return true;
 }
 
+void add_model_option(cxxopts::Options& options) {
+  options.add_options()("model", "model file (.gw); default: the embedded ResNet-20",
+                        cxxopts::value<std::string>()->default_value(""));
+}
+
 void add_threads_option(cxxopts::Options& options) {
   options.add_options()("threads", "threads (default: GENIE_THREADS or all cores)",
                         cxxopts::value<int>()->default_value("0"));

@@ -12,8 +12,7 @@ int distill(int argc, char** argv) {
   cxxopts::Options options("genie distill",
                            "GENIE-D: distill images from a network's BatchNorm statistics.");
   auto add = options.add_options();
-  add("model", "model file (.gw); default: the embedded ResNet-20",
-      cxxopts::value<std::string>()->default_value(""));
+  add_model_option(options);
   add("out", "the images file (.gwt), rewritten after every batch", cxxopts::value<std::string>());
   add("num", "images to make", cxxopts::value<int>()->default_value("1024"));
   add("batch", "images per distillation batch", cxxopts::value<int>()->default_value("128"));

@@ -40,8 +40,7 @@ LoadedModel load_any_model(const std::string& path) {
 int eval(int argc, char** argv) {
   cxxopts::Options options("genie eval", "Measure a model's accuracy on a dataset.");
   auto add = options.add_options();
-  add("model", "model file (.gw); default: the embedded ResNet-20",
-      cxxopts::value<std::string>()->default_value(""));
+  add_model_option(options);
   add("data", "fashion-mnist[:DIR], cifar10:DIR or folder:DIR",
       cxxopts::value<std::string>()->default_value("fashion-mnist"));
   add("batch", "batch size", cxxopts::value<int>()->default_value("200"));

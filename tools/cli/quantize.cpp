@@ -54,8 +54,7 @@ genie::QuantConfig quant_config(const cxxopts::ParseResult& args) {
 int quantize(int argc, char** argv) {
   cxxopts::Options options("genie quantize", "GENIE-M: quantize a model block by block.");
   auto add = options.add_options();
-  add("model", "model file (.gw); default: the embedded ResNet-20",
-      cxxopts::value<std::string>()->default_value(""));
+  add_model_option(options);
   add("calib", "distilled images (.gwt) or a dataset SPEC for real-data calibration",
       cxxopts::value<std::string>());
   add("num", "calibration images taken from a dataset SPEC",

@@ -8,8 +8,7 @@ int run(int argc, char** argv) {
   cxxopts::Options options("genie run",
                            "Distill, quantize with RTN and GENIE, evaluate, and compare.");
   auto add = options.add_options();
-  add("model", "model file (.gw); default: the embedded ResNet-20",
-      cxxopts::value<std::string>()->default_value(""));
+  add_model_option(options);
   add("data", "test data SPEC (and real calibration data with --real)",
       cxxopts::value<std::string>()->default_value("fashion-mnist"));
   add("wbits", "weight bits", cxxopts::value<int>()->default_value("4"));
