@@ -69,3 +69,6 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+# The embedded default model is assembled into this object.
+$(BUILD)/obj/models/default_model.o: data/default.gw

@@ -30,7 +30,8 @@ struct QuantConfig {
   bool progress = true;
 };
 
-// Quantizes `model` (left unchanged) on `calibration` images (N, C, S, S), normalised.
+// Quantizes `model` on `calibration` images (N, C, S, S), normalised. The model's weights are
+// left unchanged (its parameters are frozen: gradients flow only to the quantizers).
 std::unique_ptr<QuantizedResNet> quantize(models::ResNet& model, const Tensor& calibration,
                                           const QuantConfig& config);
 
