@@ -69,7 +69,7 @@ void print_table(const std::vector<Row>& rows, double fp32) {
 
 Budget budget_named(const std::string& name) {
   if (name == "smoke") return {name, 64, 32, 50, 100};
-  if (name == "demo") return {name, 256, 128, 500, 2000};
+  if (name == "demo") return {name, 256, 128, 200, 1500};
   if (name == "paper") return {name, 1024, 128, 4000, 20000};
   throw std::invalid_argument("--budget must be smoke, demo or paper, got '" + name + "'");
 }
