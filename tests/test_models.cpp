@@ -13,6 +13,7 @@
 #include "engine/optim.h"
 #include "models/generator.h"
 #include "models/model_file.h"
+#include "tests/tiny_models.h"
 
 using engine::Tensor;
 using models::ModelConfig;
@@ -48,16 +49,6 @@ std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() /
           ("genie_test_models_" + std::to_string(::getpid()) + "_" + name))
       .string();
-}
-
-// Random BN statistics, so that eval-mode BN is not the identity.
-void randomize_batch_norms(ResNet& m, uint64_t seed) {
-  engine::Rng rng(seed);
-  for (models::BatchNorm2d* bn : m.batch_norms()) {
-    for (float& v : bn->state.running_mean.values()) v = rng.uniform(-0.5f, 0.5f);
-    for (float& v : bn->state.running_var.values()) v = rng.uniform(0.5f, 2.0f);
-    for (float& v : bn->weight.values()) v = rng.uniform(0.5f, 1.5f);
-  }
 }
 
 }  // namespace
@@ -99,7 +90,7 @@ TEST_CASE("forward equals running the reconstruction units one after another") {
     ModelConfig c = config(arch, 'A', 3, cifar ? 12 : 40, 7);
     c.width = cifar ? 4 : 8;
     ResNet m(c, 3);
-    randomize_batch_norms(m, 4);
+    testing::randomize_batch_norms(m, 4);
     engine::Rng rng(5);
     Tensor x = engine::randn({2, 3, c.input_size, c.input_size}, rng);
     engine::NoGrad no_grad;
@@ -115,7 +106,7 @@ TEST_CASE("a saved model loads back with identical tensors and logits") {
   ModelConfig c = config("resnet20", 'B', 1, 16, 5);
   c.width = 8;
   ResNet m(c, 11);
-  randomize_batch_norms(m, 12);
+  testing::randomize_batch_norms(m, 12);
   std::string path = temp_path("roundtrip.gw");
   models::save_model(path, m);
   ResNet loaded = models::load_model(path);

@@ -22,6 +22,7 @@
 #include "genie/weight_quantizer.h"
 #include "models/resnet.h"
 #include "tests/gradcheck.h"
+#include "tests/tiny_models.h"
 
 using engine::Tensor;
 
@@ -102,18 +103,6 @@ std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() /
           ("genie_test_quantizers_" + std::to_string(::getpid()) + "_" + name))
       .string();
-}
-
-models::ModelConfig tiny_config(char shortcut) {
-  models::ModelConfig c;
-  c.arch = "resnet20";
-  c.shortcut = shortcut;
-  c.width = 4;
-  c.input_size = 8;
-  c.in_channels = 1;
-  c.mean = {0.5f};
-  c.std = {0.25f};
-  return c;
 }
 
 float max_code(int bits) { return static_cast<float>((1 << bits) - 1); }
@@ -452,7 +441,7 @@ TEST_CASE("activation quantizer refuses bits outside 2..8") {
 // ---------------------------------------------------------------- placement
 
 TEST_CASE("QuantizedResNet places 8-bit stem weights, second-layer input and classifier") {
-  models::ResNet m(tiny_config('A'));
+  models::ResNet m(testing::tiny_resnet20('A'));
   genie::QuantPolicy policy;
   policy.weight_bits = 3;
   policy.activation_bits = 5;
@@ -490,7 +479,7 @@ TEST_CASE("QuantizedResNet places 8-bit stem weights, second-layer input and cla
 }
 
 TEST_CASE("QuantizedResNet shares a block's input quantizer with its projection shortcut") {
-  models::ResNet m(tiny_config('B'));
+  models::ResNet m(testing::tiny_resnet20('B'));
   genie::QuantizedResNet q(m, genie::QuantPolicy{});
   CHECK(q.layers().size() == 22);  // 21 convs and the classifier
   for (const char* block : {"layer2.0", "layer3.0"}) {
@@ -505,7 +494,7 @@ TEST_CASE("QuantizedResNet shares a block's input quantizer with its projection 
 }
 
 TEST_CASE("unit_layers lists each reconstruction unit's layers in order") {
-  models::ResNet m(tiny_config('B'));
+  models::ResNet m(testing::tiny_resnet20('B'));
   genie::QuantizedResNet q(m, genie::QuantPolicy{});
   REQUIRE(m.num_units() == 11);
   auto names_of = [&](int unit) {
@@ -528,7 +517,7 @@ TEST_CASE("unit_layers lists each reconstruction unit's layers in order") {
 }
 
 TEST_CASE("QuantizedResNet at W8A8 stays close to the float model; at W2A2 it does not") {
-  models::ResNet m(tiny_config('B'), 70);
+  models::ResNet m(testing::tiny_resnet20('B'), 70);
   engine::Rng rng(71);
   Tensor x = engine::randn({8, 1, 8, 8}, rng);
   engine::NoGrad no_grad;

@@ -12,34 +12,11 @@
 #include "genie/quantize.h"
 #include "genie/reconstruct.h"
 #include "models/resnet.h"
+#include "tests/tiny_models.h"
 
 using engine::Tensor;
 
 namespace {
-
-models::ModelConfig tiny_config() {
-  models::ModelConfig c;
-  c.arch = "resnet20";
-  c.shortcut = 'B';
-  c.width = 4;
-  c.input_size = 8;
-  c.in_channels = 1;
-  c.mean = {0.5f};
-  c.std = {0.25f};
-  return c;
-}
-
-// Random running statistics and affine parameters, so that BN is not the identity and the
-// logits are spread over the classes.
-void randomize_batch_norms(models::ResNet& m, uint64_t seed) {
-  engine::Rng rng(seed);
-  for (models::BatchNorm2d* bn : m.batch_norms()) {
-    for (float& v : bn->state.running_mean.values()) v = rng.uniform(-0.3f, 0.3f);
-    for (float& v : bn->state.running_var.values()) v = rng.uniform(0.5f, 2.0f);
-    for (float& v : bn->weight.values()) v = rng.uniform(0.5f, 1.5f);
-    for (float& v : bn->bias.values()) v = rng.uniform(-0.2f, 0.2f);
-  }
-}
 
 // The input of unit `unit`: units 0..unit-1 run on x with `hooks`, without gradients.
 Tensor unit_input(models::ResNet& m, int unit, const Tensor& x, const models::ForwardHooks& hooks) {
@@ -110,8 +87,8 @@ TEST_CASE("rounding beta: 20 for the first 20% of the iterations, then linear to
 }
 
 TEST_CASE("reconstructing one unit lowers its hard-rounded reconstruction error") {
-  models::ResNet m(tiny_config(), 80);
-  randomize_batch_norms(m, 81);
+  models::ResNet m(testing::tiny_resnet20('B'), 80);
+  testing::randomize_batch_norms(m, 81);
   m.set_trainable(false);
   engine::Rng rng(82);
   Tensor images = engine::randn({64, 1, 8, 8}, rng);
@@ -157,8 +134,8 @@ TEST_CASE("reconstructing one unit lowers its hard-rounded reconstruction error"
 }
 
 TEST_CASE("AdaRound keeps the weight step; BRECQ's first stage leaves inputs float") {
-  models::ResNet m(tiny_config(), 85);
-  randomize_batch_norms(m, 86);
+  models::ResNet m(testing::tiny_resnet20('B'), 85);
+  testing::randomize_batch_norms(m, 86);
   m.set_trainable(false);
   engine::Rng rng(87);
   Tensor images = engine::randn({32, 1, 8, 8}, rng);
@@ -192,8 +169,8 @@ TEST_CASE("AdaRound keeps the weight step; BRECQ's first stage leaves inputs flo
 }
 
 TEST_CASE("quantize runs every method end to end on a tiny ResNet-20") {
-  models::ResNet m(tiny_config(), 90);
-  randomize_batch_norms(m, 91);
+  models::ResNet m(testing::tiny_resnet20('B'), 90);
+  testing::randomize_batch_norms(m, 91);
   engine::Rng rng(92);
   Tensor calibration = engine::randn({64, 1, 8, 8}, rng);
   Tensor test = engine::randn({64, 1, 8, 8}, rng);
