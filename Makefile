@@ -60,7 +60,7 @@ test: deps $(BUILD)/genie_tests $(BUILD)/genie
 	$(BUILD)/genie_tests
 
 run: all
-	$(BUILD)/genie run --budget demo $(if $(THREADS),--threads $(THREADS))
+	$(BUILD)/genie run --budget demo --wbits 2 --abits 4 $(if $(THREADS),--threads $(THREADS))
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard engine/*.h engine/*/*.h models/*.h genie/*.h tools/*.h tools/cli/*.h tests/*.h)
