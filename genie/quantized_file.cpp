@@ -10,10 +10,15 @@ namespace genie {
 
 namespace {
 
-const char* kWeight = ".weight";
+const std::string kWeight = ".weight";
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() > suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
 
 std::string layer_of_code(const std::string& tensor_name) {
-  return tensor_name.substr(0, tensor_name.size() - std::string(kWeight).size());
+  return tensor_name.substr(0, tensor_name.size() - kWeight.size());
 }
 
 const Tensor& required(const engine::TensorFile& f, const std::string& name,
@@ -88,8 +93,7 @@ LoadedQuantizedModel load_quantized(const engine::TensorFile& file, const std::s
   float_file.metadata = file.metadata;
   std::map<std::string, QuantizedLayer> layers;
   for (auto& [name, codes] : file.codes) {
-    if (name.size() <= std::string(kWeight).size() ||
-        name.compare(name.size() - 7, 7, kWeight) != 0)
+    if (!ends_with(name, kWeight))
       throw engine::FileError(origin + ": unexpected integer tensor '" + name + "'");
     std::string layer = layer_of_code(name);
     QuantizedLayer l = read_layer(file, layer, codes, origin);
@@ -98,10 +102,8 @@ LoadedQuantizedModel load_quantized(const engine::TensorFile& file, const std::s
   }
   for (auto& [name, t] : file.tensors) {
     bool quantizer = false;
-    for (const char* suffix : {".weight_step", ".weight_zero_point", ".input_quantizer"}) {
-      std::string s = suffix;
-      quantizer |= name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
-    }
+    for (const char* suffix : {".weight_step", ".weight_zero_point", ".input_quantizer"})
+      quantizer |= ends_with(name, suffix);
     if (!quantizer) float_file.tensors.push_back({name, t});
   }
   LoadedQuantizedModel out;
