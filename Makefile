@@ -1,5 +1,6 @@
-# genie.cpp build. `make` builds build/genie; `make test` runs the doctest suite; `make run` runs
-# the main job on the embedded default model. Switches: DEBUG=1, SANITIZE=1, BUILD=dir.
+# genie.cpp build. `make` builds build/genie; `make test` runs the test suites; `make run` runs
+# the main job on the embedded default model; `make bench` compares speed with PyTorch.
+# Switches: DEBUG=1, SANITIZE=1, BUILD=dir.
 BUILD ?= build
 CXX ?= g++
 DEBUG ?= 0
@@ -28,7 +29,7 @@ LIB_OBJ := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.cpp=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test run format clean
+.PHONY: all deps test run bench format clean
 all: deps $(BUILD)/genie
 
 deps:
@@ -61,6 +62,10 @@ test: deps $(BUILD)/genie_tests $(BUILD)/genie
 
 run: all
 	$(BUILD)/genie run --budget demo --wbits 2 --abits 4 $(if $(THREADS),--threads $(THREADS))
+
+# Speed as ratios to PyTorch measured in one run (tools/bench.sh); never a stored time.
+bench: all
+	tools/bench.sh $(BUILD)/genie
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard engine/*.h engine/*/*.h models/*.h genie/*.h tools/*.h tools/cli/*.h tests/*.h)

@@ -71,4 +71,14 @@ Tensor rand_uniform(const Shape& shape, Rng& rng, float lo, float hi) {
   return t;
 }
 
+// A local copy of the generator keeps its state in registers through the loop (QDrop draws
+// one value per activation, every step).
+Tensor bernoulli(const Shape& shape, float p, Rng& rng) {
+  Tensor t(shape);
+  Rng local = rng;
+  for (float& v : t.values()) v = local.uniform() < p ? 1.0f : 0.0f;
+  rng = local;
+  return t;
+}
+
 }  // namespace engine

@@ -25,5 +25,7 @@ class Rng {
 
 Tensor randn(const Shape& shape, Rng& rng, float mean = 0.0f, float std = 1.0f);
 Tensor rand_uniform(const Shape& shape, Rng& rng, float lo = 0.0f, float hi = 1.0f);
+// Each element 1 with probability p, else 0: [uniform() < p], one draw per element in order.
+Tensor bernoulli(const Shape& shape, float p, Rng& rng);
 
 }  // namespace engine

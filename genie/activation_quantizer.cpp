@@ -40,9 +40,7 @@ Tensor ActivationQuantizer::forward(const Tensor& x, float drop, engine::Rng& rn
   Tensor quantized =
       engine::mul(engine::round_ste(engine::clamp(engine::div(x, step), qn, qp)), step);
   if (drop <= 0.0f) return quantized;
-  Tensor keep_float(x.shape());
-  for (float& m : keep_float.values()) m = rng.uniform() < drop ? 1.0f : 0.0f;
-  return engine::where(keep_float, x, quantized);
+  return engine::where(engine::bernoulli(x.shape(), drop, rng), x, quantized);
 }
 
 }  // namespace genie

@@ -72,8 +72,13 @@ void reconstruct(QuantizedResNet& q, int unit, const Tensor& x, const Tensor& x_
     case QuantMethod::Genie:
       reconstruct_unit(q, unit, x, x_q, y, r, rng);
       return;
-    case QuantMethod::AdaRound:
+    case QuantMethod::QDrop:
       r.learn_weight_step = false;
+      reconstruct_unit(q, unit, x, x_q, y, r, rng);
+      return;
+    case QuantMethod::AdaRound:
+      r.learn_weight_step = r.learn_activation_step = false;
+      r.drop = 0.0f;
       reconstruct_unit(q, unit, x, x_q, y, r, rng);
       return;
     case QuantMethod::Brecq: {
@@ -96,20 +101,24 @@ void reconstruct(QuantizedResNet& q, int unit, const Tensor& x, const Tensor& x_
 
 QuantMethod parse_quant_method(const std::string& name) {
   if (name == "genie") return QuantMethod::Genie;
-  if (name == "adaround") return QuantMethod::AdaRound;
+  if (name == "qdrop") return QuantMethod::QDrop;
   if (name == "brecq") return QuantMethod::Brecq;
+  if (name == "adaround") return QuantMethod::AdaRound;
   if (name == "rtn") return QuantMethod::Rtn;
-  throw std::invalid_argument("--method must be genie, adaround, brecq or rtn, got '" + name + "'");
+  throw std::invalid_argument("--method must be genie, qdrop, brecq, adaround or rtn, got '" +
+                              name + "'");
 }
 
 std::string method_name(QuantMethod method) {
   switch (method) {
     case QuantMethod::Genie:
       return "genie";
-    case QuantMethod::AdaRound:
-      return "adaround";
+    case QuantMethod::QDrop:
+      return "qdrop";
     case QuantMethod::Brecq:
       return "brecq";
+    case QuantMethod::AdaRound:
+      return "adaround";
     case QuantMethod::Rtn:
       return "rtn";
   }
@@ -134,9 +143,10 @@ std::unique_ptr<QuantizedResNet> quantize(models::ResNet& model, const Tensor& c
                    (2.0 * x.numel() + y.numel()) * sizeof(float) / 1e6);
     std::vector<QuantizedLayer*> layers = q->unit_layers(u);
     // The activation quantizers initialise on the unit's first 32 quantized-model inputs,
-    // seen as reconstruction will see them (soft weights, QDrop).
+    // seen as reconstruction will see them (soft weights, QDrop where the method drops).
     bool learns = c.method != QuantMethod::Rtn;
-    set_mode(layers, learns, learns ? c.drop : 0.0f, true);
+    bool drops = c.method == QuantMethod::Genie || c.method == QuantMethod::QDrop;
+    set_mode(layers, learns, drops ? c.drop : 0.0f, true);
     {
       engine::NoGrad no_grad;
       model.forward_unit(u, row_range(x_q, 0, std::min(kChunk, x_q.size(0))), quantized);

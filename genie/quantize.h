@@ -2,10 +2,13 @@
 // each reconstructed on cached activations and then switched to hard rounding, so that the
 // next unit's quantized-model input carries the error of everything before it.
 //
-// Methods (docs: GENIE.md, "Baselines"): `genie` soft bits + learned weight and activation
-// steps + QDrop, one stage; `adaround` the same with the weight step fixed; `brecq` AdaRound
-// on the weights with float inputs (rounding weight 0.01), then LSQ on the activation steps;
-// `rtn` round to nearest after the clip search, no reconstruction.
+// Methods (docs: GENIE.md, "Baselines"), from the most learned to the least:
+//   genie     soft bits + learned weight and activation steps + QDrop, one stage (GENIE-M);
+//   qdrop     the same with the weight step fixed: GENIE-M minus its one change;
+//   brecq     AdaRound on the weights with float inputs (rounding weight 0.01), then LSQ on
+//             the activation steps;
+//   adaround  soft bits only: both steps stay at the clip search's, no QDrop;
+//   rtn       round to nearest after the clip search, no reconstruction.
 #pragma once
 
 #include <memory>
@@ -15,7 +18,7 @@
 
 namespace genie {
 
-enum class QuantMethod { Genie, AdaRound, Brecq, Rtn };
+enum class QuantMethod { Genie, QDrop, Brecq, AdaRound, Rtn };
 QuantMethod parse_quant_method(const std::string& name);  // throws std::invalid_argument
 std::string method_name(QuantMethod method);
 

@@ -105,8 +105,7 @@ ReconstructLoss reconstruct_unit(QuantizedResNet& q, int unit, const Tensor& x, 
       std::vector<int> idx(order.begin() + start, order.begin() + start + batch);
       Tensor input = rows(x, idx);
       if (c.drop > 0.0f) {
-        Tensor use_quantized(input.shape());
-        for (float& m : use_quantized.values()) m = rng.uniform() < c.drop ? 1.0f : 0.0f;
+        Tensor use_quantized = engine::bernoulli(input.shape(), c.drop, rng);
         input = engine::where(use_quantized, rows(x_q, idx), input);
       }
       Tensor loss = reconstruction_loss(q.model().forward_unit(unit, input, hooks), rows(y, idx));

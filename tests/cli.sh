@@ -52,6 +52,17 @@ expect "a quantized model evaluates" 0 "^top1=[0-9.]+ top5=[0-9.]+ n=100$" -- \
 q_size=$(stat -c %s "$tmp/q.gw") f_size=$(stat -c %s data/default.gw)
 expect "the quantized file is about 8x smaller" 0 "yes" -- \
   sh -c "[ $((q_size * 5)) -lt $f_size ] && echo yes"
+expect "an unknown method lists the methods" 2 "genie, qdrop, brecq, adaround or rtn" -- \
+  "$genie" quantize --calib "$tmp/d.gwt" --method gptq --out "$tmp/x.gw"
+expect "an unknown distillation method is a usage error" 2 "zeroq" -- \
+  "$genie" distill --method gan --out "$tmp/x.gwt"
+
+# The benchmark's two loops, each in the format tools/bench.sh reads.
+expect "bench needs a mode" 2 "distill or recon" -- "$genie" bench --threads 1
+for mode in distill recon; do
+  expect "bench times a $mode iteration" 0 "^$mode arch=resnet20 batch=16 threads=1 sec_per_iter=[0-9.]+ " -- \
+    "$genie" bench "$mode" --batch 16 --iters 3 --channels 1 --size 16 --threads 1
+done
 
 # A distillation killed with SIGKILL after its first batch resumes to the same file.
 "$genie" distill --num 24 --batch 8 --iters 6 --out "$tmp/full.gwt" --threads 1 >/dev/null 2>&1

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "engine/ops.h"
+#include "engine/rng.h"
 #include "tests/gradcheck.h"
 
 using engine::Tensor;
@@ -36,6 +37,31 @@ TEST_CASE("gradients of add, sub, mul, div with and without broadcasting") {
   // Divisors kept away from zero, where 1/y is steep.
   check_gradients([](auto& in) { return engine::div(in[0], in[1]); },
                   {random_input({2, 3, 2, 3}, 7), random_input({1, 3, 1, 1}, 8, 0.5f, 2.0f)});
+}
+
+TEST_CASE("a broadcast first operand gets its gradient summed") {
+  for (auto op : {engine::add, engine::sub, engine::mul, engine::div})
+    check_gradients(
+        [op](auto& in) { return op(in[0], in[1]); },
+        {random_input({1, 3, 1, 1}, 11, 0.5f, 2.0f), random_input({2, 3, 2, 2}, 12, 0.5f, 2.0f)});
+}
+
+TEST_CASE("large same-shape tensors (the threaded loops) get the exact gradients") {
+  engine::Rng rng(13);
+  const int64_t n = 200000;  // past the threading threshold
+  Tensor a = engine::randn({n}, rng).requires_grad_();
+  Tensor b = engine::randn({n}, rng).requires_grad_();
+  Tensor mask = engine::bernoulli({n}, 0.5f, rng);
+  Tensor y = engine::add(engine::mul(a, b), engine::where(mask, a, b));
+  for (int64_t i = 0; i < n; i += 997)
+    REQUIRE(y.data()[i] ==
+            a.data()[i] * b.data()[i] + (mask.data()[i] != 0.0f ? a.data()[i] : b.data()[i]));
+  engine::sum_all(y).backward();
+  for (int64_t i = 0; i < n; ++i) {
+    bool kept = mask.data()[i] != 0.0f;
+    REQUIRE(a.grad()[i] == b.data()[i] + (kept ? 1.0f : 0.0f));
+    REQUIRE(b.grad()[i] == a.data()[i] + (kept ? 0.0f : 1.0f));
+  }
 }
 
 TEST_CASE("where selects by mask, broadcasts, and routes gradients to the chosen side") {

@@ -19,9 +19,11 @@ const cli::Command kCommands[] = {
     {"run", "the main job: distill, quantize (RTN and GENIE), evaluate, compare", cli::run},
     {"eval", "measure a model's top-1/top-5 accuracy on a dataset", cli::eval},
     {"distill", "GENIE-D: distill calibration images from BatchNorm statistics", cli::distill},
-    {"quantize", "GENIE-M: quantize a model block by block (or RTN, AdaRound, BRECQ)",
+    {"quantize", "GENIE-M: quantize a model block by block (or RTN, AdaRound, BRECQ, QDrop)",
      cli::quantize},
     {"train", "train a ResNet from scratch (how the default model was made)", cli::train},
+    {"bench", "time one GENIE-D or GENIE-M iteration (make bench compares with PyTorch)",
+     cli::bench},
     {"info", "show threads and the OpenBLAS kernel in use", cli::info},
 };
 

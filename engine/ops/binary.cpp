@@ -3,7 +3,9 @@
 // Forward: out[i] = f(a[ia], b[ib]) through the broadcast index maps.
 // Backward: the gradient of a broadcast input is the sum of out's gradient over the elements
 // that read it, so each backward walks the same index maps and accumulates with +=.
+#include <cstdint>
 #include <stdexcept>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
@@ -13,8 +15,28 @@ namespace engine {
 
 namespace {
 
+// Calls f(i, index read in a, index read in b) for every output element i, in order. The
+// common cases (same shapes, one input broadcast) walk one index map; only when both inputs
+// are broadcast is one map stored.
+template <class F>
+void for_each_element(const BroadcastIndex& ia, const BroadcastIndex& ib, int64_t n, F f) {
+  if (ia.identity() && ib.identity()) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) f(i, i, i);
+  } else if (ia.identity()) {
+    ib.for_each([&](int64_t i, int64_t j) { f(i, i, j); });
+  } else if (ib.identity()) {
+    ia.for_each([&](int64_t i, int64_t j) { f(i, j, i); });
+  } else {
+    std::vector<int64_t> jb(n);
+    ib.for_each([&](int64_t i, int64_t j) { jb[i] = j; });
+    ia.for_each([&](int64_t i, int64_t j) { f(i, j, jb[i]); });
+  }
+}
+
 // Applies out = f(a, b) and records the backward given the local derivatives da(a, b, out) and
-// db(a, b, out).
+// db(a, b, out). With the same shapes each output element has its own input elements, so the
+// loops run in parallel; a broadcast input accumulates in output order on one thread.
 template <class F, class DA, class DB>
 Tensor binary_op(const Tensor& a, const Tensor& b, F f, DA da, DB db) {
   Shape shape = broadcast_shape(a.shape(), b.shape());
@@ -22,28 +44,22 @@ Tensor binary_op(const Tensor& a, const Tensor& b, F f, DA da, DB db) {
   BroadcastIndex ia(a.shape(), shape), ib(b.shape(), shape);
   const float *pa = a.data(), *pb = b.data();
   float* po = out.data();
-  if (ia.identity() && ib.identity()) {
-    int64_t n = out.numel();
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
-  } else {
-    std::vector<int64_t> jb(out.numel());
-    ib.for_each([&](int64_t i, int64_t j) { jb[i] = j; });
-    ia.for_each([&](int64_t i, int64_t j) { po[i] = f(pa[j], pb[jb[i]]); });
-  }
+  for_each_element(ia, ib, out.numel(),
+                   [&](int64_t i, int64_t j, int64_t k) { po[i] = f(pa[j], pb[k]); });
   record(out, {a, b}, [a, b, o = out.node(), ia, ib, da, db]() mutable {
     const float *pa = a.data(), *pb = b.data(), *g = o->grad.data(), *po = o->data->data();
-    std::vector<int64_t> ja(o->data->size()), jb(o->data->size());
-    ia.for_each([&](int64_t i, int64_t j) { ja[i] = j; });
-    ib.for_each([&](int64_t i, int64_t j) { jb[i] = j; });
-    int64_t n = static_cast<int64_t>(ja.size());
+    const int64_t n = static_cast<int64_t>(o->grad.size());
     if (a.requires_grad()) {
       float* ga = a.grad();
-      for (int64_t i = 0; i < n; ++i) ga[ja[i]] += g[i] * da(pa[ja[i]], pb[jb[i]], po[i]);
+      for_each_element(ia, ib, n, [&](int64_t i, int64_t j, int64_t k) {
+        ga[j] += g[i] * da(pa[j], pb[k], po[i]);
+      });
     }
     if (b.requires_grad()) {
       float* gb = b.grad();
-      for (int64_t i = 0; i < n; ++i) gb[jb[i]] += g[i] * db(pa[ja[i]], pb[jb[i]], po[i]);
+      for_each_element(ia, ib, n, [&](int64_t i, int64_t j, int64_t k) {
+        gb[k] += g[i] * db(pa[j], pb[k], po[i]);
+      });
     }
   });
   return out;
@@ -75,22 +91,39 @@ Tensor div(const Tensor& a, const Tensor& b) {
       [](float, float y, float q) { return -q / y; });
 }
 
+// where(mask, a, b) = a * m + b * (1 - m) with m = [mask != 0] on the output's shape, computed
+// exactly: each element is (m ? a : 0) + (m ? 0 : b); a's gradient is the output's times m,
+// b's times 1 - m, accumulated like binary_op's.
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shape(mask.shape(), broadcast_shape(a.shape(), b.shape()));
-  // Broadcast mask to the output, then pick elementwise: where = a * m + b * (1 - m) with the
-  // mask taken as 0/1, computed exactly rather than with arithmetic.
-  Tensor m(shape);
-  BroadcastIndex im(mask.shape(), shape);
-  im.for_each([&](int64_t i, int64_t j) { m.data()[i] = mask.data()[j] != 0.0f ? 1.0f : 0.0f; });
-  Tensor picked_a = binary_op(
-      m, a, [](float keep, float x) { return keep != 0.0f ? x : 0.0f; },
-      [](float, float, float) { return 0.0f; },
-      [](float keep, float, float) { return keep != 0.0f ? 1.0f : 0.0f; });
-  Tensor picked_b = binary_op(
-      m, b, [](float keep, float y) { return keep != 0.0f ? 0.0f : y; },
-      [](float, float, float) { return 0.0f; },
-      [](float keep, float, float) { return keep != 0.0f ? 0.0f : 1.0f; });
-  return add(picked_a, picked_b);
+  std::vector<uint8_t> keep(numel_of(shape));
+  BroadcastIndex(mask.shape(), shape).for_each([&](int64_t i, int64_t j) {
+    keep[i] = mask.data()[j] != 0.0f;
+  });
+  Tensor out(shape);
+  BroadcastIndex ia(a.shape(), shape), ib(b.shape(), shape);
+  const float *pa = a.data(), *pb = b.data();
+  float* po = out.data();
+  for_each_element(ia, ib, out.numel(), [&](int64_t i, int64_t j, int64_t k) {
+    po[i] = (keep[i] ? pa[j] : 0.0f) + (keep[i] ? 0.0f : pb[k]);
+  });
+  record(out, {a, b}, [keep = std::move(keep), a, b, o = out.node(), ia, ib]() mutable {
+    const float* g = o->grad.data();
+    const int64_t n = static_cast<int64_t>(o->grad.size());
+    if (a.requires_grad()) {
+      float* ga = a.grad();
+      for_each_element(ia, ib, n, [&](int64_t i, int64_t j, int64_t) {
+        ga[j] += g[i] * (keep[i] ? 1.0f : 0.0f);
+      });
+    }
+    if (b.requires_grad()) {
+      float* gb = b.grad();
+      for_each_element(ia, ib, n, [&](int64_t i, int64_t, int64_t k) {
+        gb[k] += g[i] * (keep[i] ? 0.0f : 1.0f);
+      });
+    }
+  });
+  return out;
 }
 
 }  // namespace engine

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cxxopts.hpp>
+#include <stdexcept>
 #include <string>
 
 namespace cli {
@@ -19,10 +20,21 @@ int train(int argc, char** argv);
 int distill(int argc, char** argv);
 int quantize(int argc, char** argv);
 int run(int argc, char** argv);
+int bench(int argc, char** argv);
 
 // Parses argv, rejecting stray positional arguments as cxxopts rejects unknown flags; prints
 // the help and returns false when --help was given.
 bool parse_or_help(cxxopts::Options& options, int argc, char** argv, cxxopts::ParseResult& out);
+
+// The value `parse` reads from a flag; its std::invalid_argument becomes a usage error (exit 2).
+template <class Parse>
+auto parse_flag_value(Parse parse) -> decltype(parse()) {
+  try {
+    return parse();
+  } catch (const std::invalid_argument& e) {
+    throw cxxopts::exceptions::parsing(e.what());
+  }
+}
 
 // The --model flag of every command that reads a model ("" = the embedded default).
 void add_model_option(cxxopts::Options& options);

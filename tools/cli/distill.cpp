@@ -32,7 +32,8 @@ int distill(int argc, char** argv) {
     throw cxxopts::exceptions::parsing("--swing must be on or off");
   apply_threads(args);
   genie::DistillConfig c;
-  c.method = genie::parse_distill_method(args["method"].as<std::string>());
+  c.method = parse_flag_value(
+      [&] { return genie::parse_distill_method(args["method"].as<std::string>()); });
   c.swing = swing == "on";
   c.num_images = args["num"].as<int>();
   c.batch = args["batch"].as<int>();

@@ -13,7 +13,7 @@ void add_quant_options(cxxopts::Options& options) {
   auto add = options.add_options();
   add("wbits", "weight bits", cxxopts::value<int>()->default_value("4"));
   add("abits", "activation bits", cxxopts::value<int>()->default_value("4"));
-  add("method", "genie, adaround, brecq or rtn",
+  add("method", "genie, qdrop, brecq, adaround or rtn",
       cxxopts::value<std::string>()->default_value("genie"));
   add("iters", "reconstruction iterations per unit", cxxopts::value<int>()->default_value("20000"));
   add("batch", "images per reconstruction step (0: N/32)",
@@ -29,7 +29,8 @@ void add_quant_options(cxxopts::Options& options) {
 
 genie::QuantConfig quant_config(const cxxopts::ParseResult& args) {
   genie::QuantConfig c;
-  c.method = genie::parse_quant_method(args["method"].as<std::string>());
+  c.method =
+      parse_flag_value([&] { return genie::parse_quant_method(args["method"].as<std::string>()); });
   c.policy.weight_bits = args["wbits"].as<int>();
   c.policy.activation_bits = args["abits"].as<int>();
   if (c.policy.weight_bits < 2 || c.policy.weight_bits > 8 || c.policy.activation_bits < 2 ||

@@ -1,0 +1,141 @@
+// `genie bench`: the two hot loops of GENIE timed on a random-weight network, printed in the
+// format of the PyTorch side (shared/bench/torch_reference.py) so that `make bench` can set
+// them side by side as ratios measured in one run.
+//
+//   distill  one GENIE-D iteration: generator -> frozen network with swing convs -> BN
+//            statistics loss -> backward -> the two Adam steps;
+//   recon    one GENIE-M iteration on the first stride-2 block: W4A4 soft bits, learned steps,
+//            QDrop, drawn from 1024 cached block inputs.
+//
+// Each time is (T(1 + iters) - T(1)) / iters: the difference removes the setup (a fresh
+// generator, the caches, the quantizers' initialisation) and the first, cold iteration.
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <stdexcept>
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "engine/threads.h"
+#include "genie/distill.h"
+#include "genie/reconstruct.h"
+#include "tools/cli/commands.h"
+
+namespace cli {
+
+using engine::Tensor;
+
+namespace {
+
+double seconds(const std::function<void()>& f) {
+  auto start = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Seconds per iteration of run(iters), setup and first iteration excluded.
+double per_iteration(const std::function<void(int)>& run, int iters) {
+  double once = seconds([&] { run(1); });
+  double per = (seconds([&] { run(1 + iters); }) - once) / iters;
+  if (per <= 0) throw std::runtime_error("the timing noise exceeds the timed work: raise --iters");
+  return per;
+}
+
+double distill_iteration(models::ResNet& model, int batch, int iters) {
+  genie::DistillConfig c;
+  c.num_images = c.batch = batch;
+  c.progress = false;
+  return per_iteration(
+      [&](int n) {
+        c.iters = n;
+        genie::distill(model, c);
+      },
+      iters);
+}
+
+int first_strided_block(models::ResNet& model) {
+  std::vector<models::Block>& blocks = model.blocks();
+  for (size_t b = 0; b < blocks.size(); ++b)
+    for (const models::Conv2d& conv : blocks[b].convs)
+      if (conv.stride != 1) return static_cast<int>(b) + 1;  // unit 0 is the stem
+  throw std::invalid_argument("the network has no stride-2 block");
+}
+
+double recon_iteration(models::ResNet& model, int batch, int iters) {
+  model.set_trainable(false);
+  const int unit = first_strided_block(model);
+  engine::Rng rng(1);
+  auto block_input = [&](int n) {
+    engine::NoGrad no_grad;
+    const models::ModelConfig& m = model.config();
+    Tensor x = engine::randn({n, m.in_channels, m.input_size, m.input_size}, rng);
+    for (int u = 0; u < unit; ++u) x = model.forward_unit(u, x);
+    return x;
+  };
+  Tensor x = block_input(1024), x_init = block_input(32);
+  Tensor y;
+  {
+    engine::NoGrad no_grad;
+    y = model.forward_unit(unit, x);
+  }
+  genie::QuantizedResNet q(model, genie::QuantPolicy{});
+  models::ForwardHooks hooks = q.hooks(rng);
+  for (genie::QuantizedLayer* l : q.unit_layers(unit)) l->soft = true;
+  {
+    engine::NoGrad no_grad;
+    model.forward_unit(unit, x_init, hooks);  // initialises the activation quantizers
+  }
+  genie::ReconstructConfig c;
+  c.batch = batch;
+  c.progress = false;
+  return per_iteration(
+      [&](int n) {
+        c.iters = n;
+        genie::reconstruct_unit(q, unit, x, x, y, c, rng);
+      },
+      iters);
+}
+
+}  // namespace
+
+int bench(int argc, char** argv) {
+  cxxopts::Options options("genie bench",
+                           "Time one GENIE-D or GENIE-M iteration on a random-weight network.");
+  auto add = options.add_options();
+  add("mode", "distill or recon", cxxopts::value<std::string>());
+  add("arch", "resnet20/32/44/56 or resnet18/34/50",
+      cxxopts::value<std::string>()->default_value("resnet20"));
+  add("batch", "images per iteration", cxxopts::value<int>()->default_value("128"));
+  add("channels", "input channels", cxxopts::value<int>()->default_value("3"));
+  add("size", "input size (0: 32 for CIFAR ResNets, 224 otherwise)",
+      cxxopts::value<int>()->default_value("0"));
+  add("iters", "timed iterations", cxxopts::value<int>()->default_value("5"));
+  add_threads_option(options);
+  options.parse_positional({"mode"});
+  cxxopts::ParseResult args;
+  if (!parse_or_help(options, argc, argv, args)) return 0;
+  std::string mode = args.count("mode") ? args["mode"].as<std::string>() : "";
+  if (mode != "distill" && mode != "recon")
+    throw cxxopts::exceptions::parsing("the mode must be distill or recon");
+  int batch = args["batch"].as<int>(), iters = args["iters"].as<int>();
+  if (batch < 2 || iters < 1) throw cxxopts::exceptions::parsing("--batch >= 2 and --iters >= 1");
+  apply_threads(args);
+  models::ModelConfig config;
+  config.arch = args["arch"].as<std::string>();
+  config.in_channels = args["channels"].as<int>();
+  config.input_size = args["size"].as<int>() > 0           ? args["size"].as<int>()
+                      : models::is_cifar_arch(config.arch) ? 32
+                                                           : 224;
+  config.mean.assign(config.in_channels, 0.5f);
+  config.std.assign(config.in_channels, 0.25f);
+  if (!models::is_cifar_arch(config.arch)) config.num_classes = 1000;
+  models::validate(config);
+  models::ResNet model(config, 0);
+  double sec = mode == "distill" ? distill_iteration(model, batch, iters)
+                                 : recon_iteration(model, batch, iters);
+  std::printf("%s arch=%s batch=%d threads=%d sec_per_iter=%.4f images_per_sec=%.1f\n",
+              mode.c_str(), config.arch.c_str(), batch, engine::threads(), sec, batch / sec);
+  return 0;
+}
+
+}  // namespace cli
