@@ -71,12 +71,19 @@ Tensor rand_uniform(const Shape& shape, Rng& rng, float lo, float hi) {
   return t;
 }
 
-// A local copy of the generator keeps its state in registers through the loop (QDrop draws
-// one value per activation, every step).
+// QDrop draws one value per activation, every step, so this loop is kept tight: a local copy
+// of the generator holds its state in registers, and the comparison is done on uniform()'s
+// 24-bit integer k as a subtraction's sign bit, without a branch that a fair coin mispredicts
+// half the time. k / 2^24 < p exactly when k < ceil(p * 2^24), both sides exact.
 Tensor bernoulli(const Shape& shape, float p, Rng& rng) {
   Tensor t(shape);
+  const int64_t limit =
+      p > 0.0f ? static_cast<int64_t>(std::ceil(std::fmin(p, 2.0f) * 16777216.0)) : 0;
   Rng local = rng;
-  for (float& v : t.values()) v = local.uniform() < p ? 1.0f : 0.0f;
+  for (float& v : t.values()) {
+    int64_t k = static_cast<int64_t>(local.next_u64() >> 40);
+    v = static_cast<float>(static_cast<uint64_t>(k - limit) >> 63);
+  }
   rng = local;
   return t;
 }

@@ -4,7 +4,7 @@
 #
 #   tools/compare_methods.sh GENIE CALIB OUT_DIR [ITERS]
 # Settings through the environment (defaults in brackets):
-#   METHODS ["genie qdrop adaround rtn"]   BITS ["3/3 2/4"] (weight/activation)   SEEDS ["0 1 2"]
+#   METHODS ["genie qdrop brecq adaround rtn"]   BITS ["3/3 2/4"] (weight/activation)   SEEDS ["0 1 2"]
 # Each run leaves OUT_DIR/<method>_w<W>a<A>_s<seed>.gw and .txt; a run whose .txt exists is not
 # repeated, so a killed comparison continues where it stopped.
 set -euo pipefail
@@ -12,7 +12,7 @@ genie=${1:?usage: tools/compare_methods.sh GENIE CALIB OUT_DIR [ITERS]}
 calib=${2:?usage: tools/compare_methods.sh GENIE CALIB OUT_DIR [ITERS]}
 out=${3:?usage: tools/compare_methods.sh GENIE CALIB OUT_DIR [ITERS]}
 iters=${4:-1500}
-methods=${METHODS:-genie qdrop adaround rtn}
+methods=${METHODS:-genie qdrop brecq adaround rtn}
 bits=${BITS:-3/3 2/4}
 seeds=${SEEDS:-0 1 2}
 mkdir -p "$out"
@@ -27,7 +27,8 @@ for wa in $bits; do
       start=$(date +%s)
       "$genie" quantize --calib "$calib" --method "$method" --iters "$iters" --wbits "$w" \
         --abits "$a" --seed "$seed" --out "$out/$tag.gw" 2>"$out/$tag.log" >/dev/null
-      top1=$("$genie" eval --model "$out/$tag.gw" | sed -n 's/^top1=\([0-9.]*\).*/\1/p')
+      top1=$("$genie" eval --model "$out/$tag.gw" 2>>"$out/$tag.log" |
+        sed -n 's/^top1=\([0-9.]*\).*/\1/p')
       echo "method=$method wbits=$w abits=$a seed=$seed top1=$top1 seconds=$(($(date +%s) - start))" |
         tee "$out/$tag.txt.part"
       mv "$out/$tag.txt.part" "$out/$tag.txt"

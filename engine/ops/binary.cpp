@@ -21,7 +21,8 @@ namespace {
 template <class F>
 void for_each_element(const BroadcastIndex& ia, const BroadcastIndex& ib, int64_t n, F f) {
   if (ia.identity() && ib.identity()) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+    // Each thread its own copy of f, whose captured pointers then stay in registers.
+#pragma omp parallel for schedule(static) firstprivate(f) if (n > 65536)
     for (int64_t i = 0; i < n; ++i) f(i, i, i);
   } else if (ia.identity()) {
     ib.for_each([&](int64_t i, int64_t j) { f(i, i, j); });
@@ -45,19 +46,19 @@ Tensor binary_op(const Tensor& a, const Tensor& b, F f, DA da, DB db) {
   const float *pa = a.data(), *pb = b.data();
   float* po = out.data();
   for_each_element(ia, ib, out.numel(),
-                   [&](int64_t i, int64_t j, int64_t k) { po[i] = f(pa[j], pb[k]); });
+                   [=](int64_t i, int64_t j, int64_t k) { po[i] = f(pa[j], pb[k]); });
   record(out, {a, b}, [a, b, o = out.node(), ia, ib, da, db]() mutable {
     const float *pa = a.data(), *pb = b.data(), *g = o->grad.data(), *po = o->data->data();
     const int64_t n = static_cast<int64_t>(o->grad.size());
     if (a.requires_grad()) {
       float* ga = a.grad();
-      for_each_element(ia, ib, n, [&](int64_t i, int64_t j, int64_t k) {
+      for_each_element(ia, ib, n, [=](int64_t i, int64_t j, int64_t k) {
         ga[j] += g[i] * da(pa[j], pb[k], po[i]);
       });
     }
     if (b.requires_grad()) {
       float* gb = b.grad();
-      for_each_element(ia, ib, n, [&](int64_t i, int64_t j, int64_t k) {
+      for_each_element(ia, ib, n, [=](int64_t i, int64_t j, int64_t k) {
         gb[k] += g[i] * db(pa[j], pb[k], po[i]);
       });
     }
@@ -104,22 +105,24 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   BroadcastIndex ia(a.shape(), shape), ib(b.shape(), shape);
   const float *pa = a.data(), *pb = b.data();
   float* po = out.data();
-  for_each_element(ia, ib, out.numel(), [&](int64_t i, int64_t j, int64_t k) {
-    po[i] = (keep[i] ? pa[j] : 0.0f) + (keep[i] ? 0.0f : pb[k]);
+  const uint8_t* kept = keep.data();
+  for_each_element(ia, ib, out.numel(), [=](int64_t i, int64_t j, int64_t k) {
+    po[i] = (kept[i] ? pa[j] : 0.0f) + (kept[i] ? 0.0f : pb[k]);
   });
   record(out, {a, b}, [keep = std::move(keep), a, b, o = out.node(), ia, ib]() mutable {
     const float* g = o->grad.data();
+    const uint8_t* kept = keep.data();
     const int64_t n = static_cast<int64_t>(o->grad.size());
     if (a.requires_grad()) {
       float* ga = a.grad();
-      for_each_element(ia, ib, n, [&](int64_t i, int64_t j, int64_t) {
-        ga[j] += g[i] * (keep[i] ? 1.0f : 0.0f);
+      for_each_element(ia, ib, n, [=](int64_t i, int64_t j, int64_t) {
+        ga[j] += g[i] * (kept[i] ? 1.0f : 0.0f);
       });
     }
     if (b.requires_grad()) {
       float* gb = b.grad();
-      for_each_element(ia, ib, n, [&](int64_t i, int64_t, int64_t k) {
-        gb[k] += g[i] * (keep[i] ? 0.0f : 1.0f);
+      for_each_element(ia, ib, n, [=](int64_t i, int64_t, int64_t k) {
+        gb[k] += g[i] * (kept[i] ? 0.0f : 1.0f);
       });
     }
   });
