@@ -7,8 +7,9 @@
 //   recon    one GENIE-M iteration on the first stride-2 block: W4A4 soft bits, learned steps,
 //            QDrop, drawn from 1024 cached block inputs.
 //
-// Each time is (T(1 + iters) - T(1)) / iters: the difference removes the setup (a fresh
-// generator, the caches, the quantizers' initialisation) and the first, cold iteration.
+// Each time is (T(1 + iters) - T(1)) / iters: the difference removes each run's setup (a fresh
+// generator and latents, fresh optimisers) and the first, cold iteration. The GENIE-M caches and
+// the quantizers' initialisation are made once, before either run.
 #include <chrono>
 #include <cstdio>
 #include <functional>
