@@ -26,6 +26,25 @@ Tensor unit_input(models::ResNet& m, int unit, const Tensor& x, const models::Fo
   return h;
 }
 
+// A tiny ResNet-20 with random BN statistics and frozen parameters.
+models::ResNet frozen_tiny_resnet(uint64_t seed) {
+  models::ResNet m(testing::tiny_resnet20('B'), seed);
+  testing::randomize_batch_norms(m, seed + 1);
+  m.set_trainable(false);
+  return m;
+}
+
+// A unit's reconstruction caches: float input X, quantized-model input X_q, float output Y.
+struct UnitCaches {
+  Tensor x, x_q, y;
+};
+
+UnitCaches unit_caches(models::ResNet& m, int unit, const Tensor& images,
+                       const models::ForwardHooks& hooks) {
+  return {unit_input(m, unit, images, {}), unit_input(m, unit, images, hooks),
+          unit_input(m, unit + 1, images, {})};
+}
+
 void set_hard(const std::vector<genie::QuantizedLayer*>& layers) {
   for (genie::QuantizedLayer* l : layers) {
     l->soft = false;
@@ -87,9 +106,7 @@ TEST_CASE("rounding beta: 20 for the first 20% of the iterations, then linear to
 }
 
 TEST_CASE("reconstructing one unit lowers its hard-rounded reconstruction error") {
-  models::ResNet m(testing::tiny_resnet20('B'), 80);
-  testing::randomize_batch_norms(m, 81);
-  m.set_trainable(false);
+  models::ResNet m = frozen_tiny_resnet(80);
   engine::Rng rng(82);
   Tensor images = engine::randn({64, 1, 8, 8}, rng);
   genie::QuantPolicy policy;
@@ -98,9 +115,8 @@ TEST_CASE("reconstructing one unit lowers its hard-rounded reconstruction error"
   genie::QuantizedResNet q(m, policy);
   const int unit = 4;  // layer2.0: strided, with a projection shortcut sharing its input quantizer
   models::ForwardHooks hooks = q.hooks(rng);
-  Tensor x = unit_input(m, unit, images, {});
-  Tensor x_q = unit_input(m, unit, images, hooks);
-  Tensor y = unit_input(m, unit + 1, images, {});
+  UnitCaches caches = unit_caches(m, unit, images, hooks);
+  const Tensor &x = caches.x, &x_q = caches.x_q, &y = caches.y;
   std::vector<genie::QuantizedLayer*> layers = q.unit_layers(unit);
   REQUIRE(layers.size() == 3);
   auto hard_error = [&] {
@@ -134,9 +150,7 @@ TEST_CASE("reconstructing one unit lowers its hard-rounded reconstruction error"
 }
 
 TEST_CASE("AdaRound keeps the weight step; BRECQ's first stage leaves inputs float") {
-  models::ResNet m(testing::tiny_resnet20('B'), 85);
-  testing::randomize_batch_norms(m, 86);
-  m.set_trainable(false);
+  models::ResNet m = frozen_tiny_resnet(85);
   engine::Rng rng(87);
   Tensor images = engine::randn({32, 1, 8, 8}, rng);
   genie::QuantPolicy policy;
@@ -145,9 +159,8 @@ TEST_CASE("AdaRound keeps the weight step; BRECQ's first stage leaves inputs flo
   genie::QuantizedResNet q(m, policy);
   const int unit = 2;
   models::ForwardHooks hooks = q.hooks(rng);
-  Tensor x = unit_input(m, unit, images, {});
-  Tensor x_q = unit_input(m, unit, images, hooks);
-  Tensor y = unit_input(m, unit + 1, images, {});
+  UnitCaches caches = unit_caches(m, unit, images, hooks);
+  const Tensor &x = caches.x, &x_q = caches.x_q, &y = caches.y;
   {
     engine::NoGrad no_grad;
     m.forward_unit(unit, x_q, hooks);  // initialises the unit's activation quantizers
