@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/dataset/dataset.h"
+#include "engine/threads.h"
 #include "genie/calibration.h"
 #include "genie/distill.h"
 #include "genie/quantize.h"
@@ -76,6 +77,10 @@ Budget budget_named(const std::string& name) {
 
 int run_pipeline(const RunConfig& c) {
   auto start = std::chrono::steady_clock::now();
+  // Results are bit-reproducible for the same seed, threads and OpenBLAS kernel; say which.
+  std::fprintf(stderr, "== genie run: seed=%llu threads=%d blas_core=%s\n",
+               static_cast<unsigned long long>(c.seed), engine::threads(),
+               engine::blas_core().c_str());
   std::filesystem::create_directories(c.out_dir);
   models::ResNet model = models::load_model_or_default(c.model);
   const models::ModelConfig& mc = model.config();
