@@ -24,7 +24,7 @@ mirror() {
 }
 
 build_base() {
-  command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null ||
+  command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null 2>&1 ||
     die "cannot install debootstrap"
   local url
   url=$(mirror | head -1)
