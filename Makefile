@@ -1,13 +1,15 @@
 # genie.cpp build. `make` builds build/genie; `make test` runs the test suites; `make run` runs
 # the main job on the embedded default model; `make bench` compares speed with PyTorch.
-# Switches: DEBUG=1, SANITIZE=1, BUILD=dir.
+# Switches: DEBUG=1, SANITIZE=1, CUDA=1 (the CUDA backend; nvcc from PATH or /usr/local/cuda),
+# BUILD=dir.
 BUILD ?= build
 CXX ?= g++
 DEBUG ?= 0
 SANITIZE ?= 0
+CUDA ?= 0
 THREADS ?=
 
-$(foreach v,DEBUG SANITIZE,$(if $(filter 0 1,$($(v))),,$(error $(v) must be 0 or 1, got '$($(v))')))
+$(foreach v,DEBUG SANITIZE CUDA,$(if $(filter 0 1,$($(v))),,$(error $(v) must be 0 or 1, got '$($(v))')))
 
 OPT := -O3 -march=native
 ifeq ($(DEBUG),1)
@@ -17,17 +19,35 @@ ifeq ($(SANITIZE),1)
   OPT += -g -fsanitize=address,undefined -fno-omit-frame-pointer
 endif
 
-CXXFLAGS += -std=c++17 $(OPT) -Wall -Wextra -fopenmp -I. -I/usr/include/stb -MMD -MP
+CXXFLAGS += -std=c++17 $(OPT) -Wall -Wextra -fopenmp -I. -I/usr/include/stb -MMD -MP \
+  -DGENIE_CUDA=$(CUDA)
 LDFLAGS += $(filter -fsanitize=%,$(OPT)) -fopenmp
 LDLIBS += -lopenblas -lstb -lz
 
 LIB_SRC := $(sort $(wildcard engine/*.cpp engine/*/*.cpp models/*.cpp genie/*.cpp))
+# The CUDA backend: engine/cuda/*.cu, compiled by nvcc, only with CUDA=1.
+ifeq ($(CUDA),1)
+  NVCC ?= $(firstword $(shell command -v nvcc) $(wildcard /usr/local/cuda/bin/nvcc))
+  $(if $(NVCC),,$(error CUDA=1 needs nvcc on PATH or in /usr/local/cuda/bin))
+  CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
+  CUDA_SRC := $(sort $(wildcard engine/cuda/*.cu))
+  NVCCFLAGS += -std=c++17 -O3 -I. -DGENIE_CUDA=1 -MMD -MP -Xcompiler -fopenmp \
+    -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
+  LDFLAGS += -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/targets/x86_64-linux/lib
+  LDLIBS += -lcublas -lcudart
+endif
+CUDA_OBJ := $(CUDA_SRC:%.cu=$(OBJ)/%.o)
 CLI_SRC := $(sort $(wildcard tools/*.cpp tools/cli/*.cpp))
 TEST_SRC := $(sort $(wildcard tests/*.cpp))
-# Objects live under obj/, apart from the binaries ($(BUILD)/genie is the CLI, not genie/).
-LIB_OBJ := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
-CLI_OBJ := $(CLI_SRC:%.cpp=$(BUILD)/obj/%.o)
-TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
+# Objects live under obj/ (obj-cuda/ with CUDA=1, so that switching never mixes the two), apart
+# from the binaries ($(BUILD)/genie is the CLI, not genie/). backend.stamp changes when CUDA does,
+# so that the binaries are relinked.
+OBJ := $(BUILD)/obj$(if $(filter 1,$(CUDA)),-cuda)
+LIB_OBJ := $(LIB_SRC:%.cpp=$(OBJ)/%.o)
+CLI_OBJ := $(CLI_SRC:%.cpp=$(OBJ)/%.o)
+TEST_OBJ := $(TEST_SRC:%.cpp=$(OBJ)/%.o)
+STAMP := $(BUILD)/backend.stamp
+$(shell mkdir -p $(BUILD); [ "$$(cat $(STAMP) 2>/dev/null)" = "CUDA=$(CUDA)" ] || echo CUDA=$(CUDA) >$(STAMP))
 
 .PHONY: all deps test run bench format clean
 all: deps $(BUILD)/genie
@@ -35,19 +55,23 @@ all: deps $(BUILD)/genie
 deps:
 	@tools/deps.sh
 
-$(BUILD)/libgenie.a: $(LIB_OBJ)
+$(BUILD)/libgenie.a: $(LIB_OBJ) $(CUDA_OBJ) $(STAMP)
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(filter-out $(STAMP),$^)
 
-$(BUILD)/genie: $(CLI_OBJ) $(BUILD)/libgenie.a
-	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/genie: $(CLI_OBJ) $(BUILD)/libgenie.a $(STAMP)
+	$(CXX) $(LDFLAGS) -o $@ $(filter-out $(STAMP),$^) $(LDLIBS)
 
-$(BUILD)/genie_tests: $(TEST_OBJ) $(BUILD)/libgenie.a
-	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/genie_tests: $(TEST_OBJ) $(BUILD)/libgenie.a $(STAMP)
+	$(CXX) $(LDFLAGS) -o $@ $(filter-out $(STAMP),$^) $(LDLIBS)
 
-$(BUILD)/obj/%.o: %.cpp
+$(OBJ)/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c -o $@ $<
+
+$(OBJ)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
 # The doctest suite runs last, so that its summary is the last line.
 test: deps $(BUILD)/genie_tests $(BUILD)/genie
@@ -73,7 +97,7 @@ format:
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CUDA_OBJ:.o=.d)
 
 # The embedded default model is assembled into this object.
-$(BUILD)/obj/models/default_model.o: data/default.gw
+$(OBJ)/models/default_model.o: data/default.gw

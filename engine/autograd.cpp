@@ -61,15 +61,17 @@ void Tensor::backward() {
     throw std::logic_error("backward() twice through the same graph: run the forward again");
   // Holding every node here keeps them alive while the edges are freed below.
   std::vector<std::shared_ptr<Node>> order = topological_order(node_ptr());
-  grad()[0] += 1.0f;
+  std::vector<float> seed = has_grad() ? grad_values() : std::vector<float>{0.0f};
+  seed[0] += 1.0f;  // d loss / d loss, added to what a gradient may already hold
+  grad();
+  copy_between(*node()->grad, seed.data(), sizeof(float));
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node* n = it->get();
     if (!n->backward) continue;  // a leaf: its grad is the result
-    if (!n->grad.empty()) n->backward();
+    if (n->grad) n->backward();
     // Intermediate grads are not kept (as in PyTorch); freeing the edges here also keeps the
     // destruction of a long graph from recursing.
-    n->grad.clear();
-    n->grad.shrink_to_fit();
+    n->grad.reset();
   }
   for (auto& n : order) {
     if (n->backward) n->graph_freed = true;

@@ -34,24 +34,25 @@ std::string shape_str(const Shape& shape) {
   return s + ")";
 }
 
-Tensor::Tensor(Shape shape, float fill) : node_(std::make_shared<Node>()) {
-  node_->data = std::make_shared<std::vector<float>>(numel_of(shape), fill);
+Tensor::Tensor(Shape shape, float fill, Device device) : node_(std::make_shared<Node>()) {
+  node_->data = float_storage(device, numel_of(shape), fill);
   node_->shape = std::move(shape);
 }
 
-Tensor::Tensor(Shape shape, std::vector<float> values) : node_(std::make_shared<Node>()) {
+Tensor::Tensor(Shape shape, const std::vector<float>& values, Device device)
+    : node_(std::make_shared<Node>()) {
   if (numel_of(shape) != static_cast<int64_t>(values.size()))
     throw std::invalid_argument("tensor of shape " + shape_str(shape) + " given " +
                                 std::to_string(values.size()) + " values");
-  node_->data = std::make_shared<std::vector<float>>(std::move(values));
+  node_->data = std::make_shared<Storage>(device, values.size() * sizeof(float));
+  copy_between(*node_->data, values.data(), values.size() * sizeof(float));
   node_->shape = std::move(shape);
 }
 
-Tensor::Tensor(Shape shape, std::shared_ptr<std::vector<float>> storage)
-    : node_(std::make_shared<Node>()) {
-  if (numel_of(shape) != static_cast<int64_t>(storage->size()))
+Tensor::Tensor(Shape shape, std::shared_ptr<Storage> storage) : node_(std::make_shared<Node>()) {
+  if (static_cast<size_t>(numel_of(shape)) * sizeof(float) != storage->bytes())
     throw std::invalid_argument("shape " + shape_str(shape) + " does not match storage of " +
-                                std::to_string(storage->size()) + " values");
+                                std::to_string(storage->bytes() / sizeof(float)) + " values");
   node_->data = std::move(storage);
   node_->shape = std::move(shape);
 }
@@ -66,15 +67,51 @@ int Tensor::size(int dim) const {
 
 float Tensor::item() const {
   if (numel() != 1) throw std::invalid_argument("item() of tensor of shape " + shape_str(shape()));
-  return data()[0];
+  float value;
+  copy_between(&value, *node_->data, sizeof value);
+  return value;
+}
+
+std::vector<float> Tensor::values() const {
+  std::vector<float> host(numel());
+  copy_between(host.data(), *node_->data, host.size() * sizeof(float));
+  return host;
+}
+
+void Tensor::set_values(const std::vector<float>& values) {
+  if (static_cast<int64_t>(values.size()) != numel())
+    throw std::invalid_argument("set_values: " + std::to_string(values.size()) +
+                                " values for a tensor of shape " + shape_str(shape()));
+  copy_between(*node_->data, values.data(), values.size() * sizeof(float));
+}
+
+void Tensor::copy_from(const Tensor& source) {
+  if (source.shape() != shape())
+    throw std::invalid_argument("copy_from: shape " + shape_str(source.shape()) + " into " +
+                                shape_str(shape()));
+  copy_between(*node_->data, *source.node_->data, numel() * sizeof(float));
+}
+
+Tensor Tensor::to(Device device) const {
+  if (device == this->device()) return *this;
+  Tensor moved(shape(), std::make_shared<Storage>(device, numel() * sizeof(float)));
+  moved.copy_from(*this);
+  return moved;
 }
 
 float* Tensor::grad() const {
-  if (node_->grad.empty()) node_->grad.assign(numel(), 0.0f);
-  return node_->grad.data();
+  if (!node_->grad) node_->grad = float_storage(device(), numel(), 0.0f);
+  return node_->grad->as<float>();
 }
 
-void Tensor::zero_grad() const { node_->grad.clear(); }
+std::vector<float> Tensor::grad_values() const {
+  if (!node_->grad) return {};
+  std::vector<float> host(numel());
+  copy_between(host.data(), *node_->grad, host.size() * sizeof(float));
+  return host;
+}
+
+void Tensor::zero_grad() const { node_->grad.reset(); }
 
 Tensor& Tensor::requires_grad_(bool on) {
   node_->requires_grad = on;
@@ -83,6 +120,10 @@ Tensor& Tensor::requires_grad_(bool on) {
 
 Tensor Tensor::detach() const { return Tensor(shape(), node_->data); }
 
-Tensor Tensor::clone() const { return Tensor(shape(), values()); }
+Tensor Tensor::clone() const {
+  Tensor copy(shape(), std::make_shared<Storage>(device(), numel() * sizeof(float)));
+  copy.copy_from(*this);
+  return copy;
+}
 
 }  // namespace engine

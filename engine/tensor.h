@@ -1,5 +1,7 @@
 // Tensor: a float32, contiguous, row-major (N, C, H, W) array with an optional gradient, and the
-// node of the autodiff graph that produced it.
+// node of the autodiff graph that produced it. Its values and its gradient live on one device
+// (engine/storage.h); ops run on their inputs' device, and to() moves a tensor between devices
+// only at the edges: loading a model, feeding a batch, reading a result, saving.
 //
 // A Tensor is a cheap handle (a shared pointer to its Node). Copying a Tensor shares the Node.
 // Each op builds its output Node and, when gradients are wanted, records the inputs and a
@@ -14,12 +16,12 @@
 #include <string>
 #include <vector>
 
+#include "engine/device.h"
+#include "engine/storage.h"
+
 namespace engine {
 
 using Shape = std::vector<int>;
-
-// Where a tensor's values live. Only CPU runs here; the tag lets a CUDA backend slot in.
-enum class Device { CPU, CUDA };
 
 int64_t numel_of(const Shape& shape);
 std::string shape_str(const Shape& shape);
@@ -31,40 +33,51 @@ struct Node {
   ~Node();  // unlinks a long chain of inputs iteratively, so destruction cannot recurse deeply
 
   Shape shape;
-  Device device = Device::CPU;
-  std::shared_ptr<std::vector<float>> data;  // (numel) shared by reshape/detach
-  std::vector<float> grad;                   // (numel) or empty until a gradient arrives
+  std::shared_ptr<Storage> data;  // (numel floats) shared by reshape/detach
+  std::shared_ptr<Storage> grad;  // (numel floats) on data's device, or null until one arrives
   bool requires_grad = false;
   std::vector<std::shared_ptr<Node>> inputs;  // graph edges, cleared after backward
   std::function<void()> backward;             // adds into the inputs' grads
   bool graph_freed = false;  // a backward pass went through here and freed the edges
+
+  // For backward closures: the output's values and (once backward reaches it) its gradient.
+  const float* values() const { return data->as<float>(); }
+  const float* gradient() const { return grad->as<float>(); }
+  Device device() const { return data->device(); }
 };
 
 class Tensor {
  public:
   Tensor() = default;
-  explicit Tensor(Shape shape, float fill = 0.0f);
-  Tensor(Shape shape, std::vector<float> values);
+  explicit Tensor(Shape shape, float fill = 0.0f, Device device = Device::CPU);
+  Tensor(Shape shape, const std::vector<float>& values, Device device = Device::CPU);
   // A tensor sharing `storage` (used by reshape and detach).
-  Tensor(Shape shape, std::shared_ptr<std::vector<float>> storage);
+  Tensor(Shape shape, std::shared_ptr<Storage> storage);
 
   bool defined() const { return node_ != nullptr; }
   const Shape& shape() const { return node_->shape; }
   int ndim() const { return static_cast<int>(node_->shape.size()); }
   int size(int dim) const;  // negative dims count from the end
-  int64_t numel() const { return static_cast<int64_t>(node_->data->size()); }
-  Device device() const { return node_->device; }
+  int64_t numel() const { return numel_of(node_->shape); }
+  Device device() const { return node_->data->device(); }
 
-  float* data() { return node_->data->data(); }
-  const float* data() const { return node_->data->data(); }
-  std::vector<float>& values() { return *node_->data; }
-  const std::vector<float>& values() const { return *node_->data; }
-  float item() const;  // the value of a one-element tensor
+  // The values on the tensor's device: what kernels read and write.
+  float* data() { return node_->data->as<float>(); }
+  const float* data() const { return node_->data->as<float>(); }
+  // A host copy of the values, from any device (an edge: tests, files, results).
+  std::vector<float> values() const;
+  // Overwrites the values with n = numel() host floats, or with another tensor's values.
+  void set_values(const std::vector<float>& values);
+  void copy_from(const Tensor& source);
+  float item() const;  // the value of a one-element tensor, on the host
 
-  // The gradient, allocated as zeros on first use.
+  // The same values on `device` (this tensor itself when it is there already), no history.
+  Tensor to(Device device) const;
+
+  // The gradient on the tensor's device, allocated as zeros on first use.
   float* grad() const;  // a handle: const does not protect the node
-  bool has_grad() const { return !node_->grad.empty(); }
-  const std::vector<float>& grad_values() const { return node_->grad; }
+  bool has_grad() const { return node_->grad != nullptr; }
+  std::vector<float> grad_values() const;  // a host copy; empty without a gradient
   void zero_grad() const;
 
   bool requires_grad() const { return node_->requires_grad; }
