@@ -52,6 +52,12 @@ void record(Tensor& out, const std::vector<Tensor>& inputs, std::function<void()
   node->backward = std::move(backward);
 }
 
+const float* data_or_null(const Tensor& t) { return t.defined() ? t.data() : nullptr; }
+
+float* grad_or_null(const Tensor& t) {
+  return t.defined() && t.requires_grad() ? t.grad() : nullptr;
+}
+
 void Tensor::backward() {
   if (numel() != 1)
     throw std::invalid_argument("backward() needs a one-element loss, got shape " +

@@ -4,9 +4,12 @@
 // orders the graph topologically (iteratively, inputs in argument order, so the order is
 // deterministic), runs the closures from the loss back to the leaves, and then frees the graph.
 //
-// Typical op:
-//   Tensor out(shape);  compute out.data() from x.data()
-//   record(out, {x}, [x, o = out.node()]() mutable { x.grad()[i] += o->grad[i] * ...; });
+// Typical op (engine/ops/):
+//   Tensor out(shape, 0.0f, x.device());
+//   GENIE_KERNEL(x.device(), f_forward)(out.data(), x.data(), ...);
+//   record(out, {x}, [x, o = out.node()]() {
+//     GENIE_KERNEL(x.device(), f_backward)(x.grad(), o->gradient(), x.data(), ...);
+//   });
 #pragma once
 
 #include <functional>
@@ -37,5 +40,10 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 // `backward` runs once out's grad is final and adds into the grads of the inputs that
 // require one (check `input.requires_grad()` to skip work for frozen tensors).
 void record(Tensor& out, const std::vector<Tensor>& inputs, std::function<void()> backward);
+
+// For kernels: t's values, or null when t is undefined (an optional bias).
+const float* data_or_null(const Tensor& t);
+// t's gradient when it needs one, else null: a backward kernel skips null gradients.
+float* grad_or_null(const Tensor& t);
 
 }  // namespace engine

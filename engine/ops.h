@@ -2,7 +2,9 @@
 //
 // Each op takes and returns Tensors, computes its forward on the tensors' device, and, when an
 // input requires a gradient (and grad mode is on), records a backward that adds into the inputs'
-// grads. Each op lives in engine/ops/<name>.cpp, with its forward and backward side by side.
+// grads. Each op lives in engine/ops/<name>.cpp: its checks and its autodiff rule, calling the
+// forward and backward kernels of its device's backend (engine/kernels.h: engine/cpu/ and
+// engine/cuda/ implement the same kernel list).
 //
 // Shapes: images are (N, C, H, W); conv weights (K, C, R, S); linear weights (out, in).
 // Broadcasting (add/sub/mul/div/where) follows NumPy: shapes are aligned from the right and a
@@ -23,23 +25,23 @@ Tensor div(const Tensor& a, const Tensor& b);
 // where(mask, a, b) = mask != 0 ? a : b; the mask gets no gradient.
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
 
-// ---- elementwise with a scalar (ops/scalar.cpp) ----
+// ---- elementwise, unary, and with a scalar (ops/unary.cpp; arithmetic in elementwise.h) ----
 Tensor add_scalar(const Tensor& x, float c);
 Tensor mul_scalar(const Tensor& x, float c);
-
-// ---- elementwise, unary (ops/unary.cpp) ----
 Tensor relu(const Tensor& x);
 Tensor leaky_relu(const Tensor& x, float negative_slope);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor square(const Tensor& x);
+Tensor sqrt(const Tensor& x);
 Tensor abs(const Tensor& x);                  // d|x|/dx = sign(x), 0 at 0 (as PyTorch)
 Tensor pow(const Tensor& x, float exponent);  // x^p for x >= 0 or integer p
 // clamp(x, lo, hi): the gradient passes where lo <= x <= hi, bounds included (GENIE.md).
 Tensor clamp(const Tensor& x, float lo, float hi);
 // Round half to even; straight-through gradient (d/dx = 1).
 Tensor round_ste(const Tensor& x);
-Tensor floor(const Tensor& x);  // gradient 0
+Tensor floor(const Tensor& x);      // gradient 0
+Tensor heaviside(const Tensor& x);  // [x >= 0], gradient 0
 
 // ---- reductions (ops/reduce.cpp); `axes` may be negative; keepdim keeps size-1 axes ----
 Tensor sum(const Tensor& x, const std::vector<int>& axes, bool keepdim = false);
@@ -52,6 +54,11 @@ Tensor mean_all(const Tensor& x);  // shape (1)
 // ---- shape (ops/shape.cpp) ----
 Tensor reshape(const Tensor& x, const Shape& shape);  // one dim may be -1
 Tensor flatten(const Tensor& x);                      // (N, ...) -> (N, rest)
+
+// ---- rows of (N, ...) tensors (ops/rows.cpp) ----
+Tensor slice_rows(const Tensor& x, int start, int count);      // x[start:start+count]
+Tensor gather_rows(const Tensor& x, const std::vector<int>& rows);  // x[rows]
+Tensor concat_rows(const std::vector<Tensor>& parts);          // stacked along dim 0
 
 // ---- convolution and linear (ops/conv2d.cpp, ops/linear.cpp) ----
 // x (N, C, H, W), w (K, C, R, S), bias (K) or undefined; zero padding; groups = 1.

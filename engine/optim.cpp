@@ -1,8 +1,8 @@
-// Adam and SGD: float32 update kernels over plain arrays (llm.c style, outputs first, length
-// last), and the optimizer classes that feed them one parameter at a time. The order of the
-// float operations follows PyTorch 1.13's _single_tensor_adam / _single_tensor_sgd.
-// Shapes: every array in one kernel call has the parameter's numel n.
+// Adam and SGD: the optimizer classes, which feed their update kernels (engine/cpu/optim.cpp,
+// engine/cuda/; per-element arithmetic in engine/elementwise.h) one parameter at a time.
 #include "engine/optim.h"
+
+#include "engine/kernels.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -10,49 +10,6 @@
 namespace engine {
 
 namespace {
-
-// g + wd * p, PyTorch's grad.add(param, alpha=weight_decay).
-inline float decayed_grad(float g, float p, float weight_decay) { return g + weight_decay * p; }
-
-struct AdamStepScalars {
-  float beta1, one_minus_beta1, beta2, one_minus_beta2, weight_decay;
-  float step_size;              // lr / (1 - beta1^t)
-  float bias_correction2_sqrt;  // sqrt(1 - beta2^t)
-  float eps;
-};
-
-void adam_update(float* param, float* m, float* v, const float* grad, int64_t n,
-                 const AdamStepScalars& s) {
-  for (int64_t i = 0; i < n; ++i) {
-    float g = decayed_grad(grad[i], param[i], s.weight_decay);
-    m[i] = m[i] * s.beta1 + s.one_minus_beta1 * g;
-    v[i] = v[i] * s.beta2 + s.one_minus_beta2 * g * g;
-    float denom = std::sqrt(v[i]) / s.bias_correction2_sqrt + s.eps;
-    param[i] = param[i] + -s.step_size * m[i] / denom;
-  }
-}
-
-// First step: PyTorch's buffer starts as a copy of the (decayed) gradient.
-void sgd_first_momentum_update(float* param, float* buf, const float* grad, int64_t n, float lr,
-                               float weight_decay) {
-  for (int64_t i = 0; i < n; ++i) {
-    buf[i] = decayed_grad(grad[i], param[i], weight_decay);
-    param[i] = param[i] + -lr * buf[i];
-  }
-}
-
-void sgd_momentum_update(float* param, float* buf, const float* grad, int64_t n, float lr,
-                         float momentum, float weight_decay) {
-  for (int64_t i = 0; i < n; ++i) {
-    buf[i] = buf[i] * momentum + decayed_grad(grad[i], param[i], weight_decay);
-    param[i] = param[i] + -lr * buf[i];
-  }
-}
-
-void sgd_update(float* param, const float* grad, int64_t n, float lr, float weight_decay) {
-  for (int64_t i = 0; i < n; ++i)
-    param[i] = param[i] + -lr * decayed_grad(grad[i], param[i], weight_decay);
-}
 
 void check_finite_nonnegative(const char* what, double value) {
   if (!(value >= 0.0) || std::isinf(value))
@@ -103,8 +60,8 @@ Adam::Adam(std::vector<Tensor> params, float lr, AdamOptions options)
   check_finite_nonnegative("eps", options.eps);
   check_finite_nonnegative("weight_decay", options.weight_decay);
   for (const Tensor& p : params_) {
-    m_.emplace_back(p.shape());
-    v_.emplace_back(p.shape());
+    m_.emplace_back(p.shape(), 0.0f, p.device());
+    v_.emplace_back(p.shape(), 0.0f, p.device());
   }
 }
 
@@ -122,7 +79,7 @@ void Adam::step() {
     s.step_size = static_cast<float>(lr / (1.0 - std::pow(options_.beta1, t)));
     s.bias_correction2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(options_.beta2, t)));
     s.eps = static_cast<float>(options_.eps);
-    adam_update(p.data(), m_[i].data(), v_[i].data(), p.grad(), p.numel(), s);
+    GENIE_KERNEL(p.device(), adam_update)(p.data(), m_[i].data(), v_[i].data(), p.grad(), p.numel(), s);
   }
 }
 
@@ -150,8 +107,9 @@ void Adam::load_state(const NamedTensors& state) {
       throw std::invalid_argument("optimizer state: 'adam.step." + index +
                                   "' must be a whole number >= 0, got " + std::to_string(step));
     steps[i] = static_cast<int64_t>(step);
-    m.push_back(require_state(state, "adam.m." + index, params_[i].shape()).clone());
-    v.push_back(require_state(state, "adam.v." + index, params_[i].shape()).clone());
+    Device device = params_[i].device();
+    m.push_back(require_state(state, "adam.m." + index, params_[i].shape()).clone().to(device));
+    v.push_back(require_state(state, "adam.v." + index, params_[i].shape()).clone().to(device));
   }
   lr = new_lr;
   steps_ = std::move(steps);
@@ -172,13 +130,13 @@ void Sgd::step() {
     Tensor& p = params_[i];
     if (!p.has_grad()) continue;
     if (options_.momentum == 0.0) {
-      sgd_update(p.data(), p.grad(), p.numel(), lr, weight_decay);
+      GENIE_KERNEL(p.device(), sgd_update)(p.data(), p.grad(), p.numel(), lr, weight_decay);
     } else if (!momentum_[i].defined()) {
-      momentum_[i] = Tensor(p.shape());
-      sgd_first_momentum_update(p.data(), momentum_[i].data(), p.grad(), p.numel(), lr,
+      momentum_[i] = Tensor(p.shape(), 0.0f, p.device());
+      GENIE_KERNEL(p.device(), sgd_first_momentum_update)(p.data(), momentum_[i].data(), p.grad(), p.numel(), lr,
                                 weight_decay);
     } else {
-      sgd_momentum_update(p.data(), momentum_[i].data(), p.grad(), p.numel(), lr, momentum,
+      GENIE_KERNEL(p.device(), sgd_momentum_update)(p.data(), momentum_[i].data(), p.grad(), p.numel(), lr, momentum,
                           weight_decay);
     }
   }
@@ -199,7 +157,8 @@ void Sgd::load_state(const NamedTensors& state) {
   for (size_t i = 0; i < params_.size(); ++i) {
     std::string name = "sgd.momentum." + std::to_string(i);
     if (find_state(state, name) != nullptr)
-      momentum[i] = require_state(state, name, params_[i].shape()).clone();
+      momentum[i] =
+          require_state(state, name, params_[i].shape()).clone().to(params_[i].device());
   }
   lr = new_lr;
   momentum_ = std::move(momentum);

@@ -23,9 +23,14 @@ class Rng {
   uint64_t s_[4];
 };
 
-Tensor randn(const Shape& shape, Rng& rng, float mean = 0.0f, float std = 1.0f);
-Tensor rand_uniform(const Shape& shape, Rng& rng, float lo = 0.0f, float hi = 1.0f);
+// Random tensors, drawn on the host in element order and then moved to `device`, so that a
+// seeded run draws the same numbers on every backend (swing offsets, QDrop masks, batch order
+// and latent codes included).
+Tensor randn(const Shape& shape, Rng& rng, float mean = 0.0f, float std = 1.0f,
+             Device device = Device::CPU);
+Tensor rand_uniform(const Shape& shape, Rng& rng, float lo = 0.0f, float hi = 1.0f,
+                    Device device = Device::CPU);
 // Each element 1 with probability p, else 0: [uniform() < p], one draw per element in order.
-Tensor bernoulli(const Shape& shape, float p, Rng& rng);
+Tensor bernoulli(const Shape& shape, float p, Rng& rng, Device device = Device::CPU);
 
 }  // namespace engine

@@ -57,6 +57,19 @@ Tensor::Tensor(Shape shape, std::shared_ptr<Storage> storage) : node_(std::make_
   node_->shape = std::move(shape);
 }
 
+Device same_device(const char* op, const std::vector<Tensor>& inputs) {
+  const Tensor* first = nullptr;
+  for (const Tensor& t : inputs) {
+    if (!t.defined()) continue;
+    if (first && t.device() != first->device())
+      throw std::invalid_argument(std::string(op) + ": inputs on " + device_name(first->device()) +
+                                  " and " + device_name(t.device()) +
+                                  "; move them to one device first");
+    if (!first) first = &t;
+  }
+  return first ? first->device() : Device::CPU;
+}
+
 int Tensor::size(int dim) const {
   int n = ndim();
   int d = dim < 0 ? dim + n : dim;
@@ -72,7 +85,7 @@ float Tensor::item() const {
   return value;
 }
 
-std::vector<float> Tensor::values() const {
+const std::vector<float> Tensor::values() const {
   std::vector<float> host(numel());
   copy_between(host.data(), *node_->data, host.size() * sizeof(float));
   return host;
@@ -104,7 +117,7 @@ float* Tensor::grad() const {
   return node_->grad->as<float>();
 }
 
-std::vector<float> Tensor::grad_values() const {
+const std::vector<float> Tensor::grad_values() const {
   if (!node_->grad) return {};
   std::vector<float> host(numel());
   copy_between(host.data(), *node_->grad, host.size() * sizeof(float));

@@ -26,6 +26,10 @@ using Shape = std::vector<int>;
 int64_t numel_of(const Shape& shape);
 std::string shape_str(const Shape& shape);
 
+class Tensor;
+// The device of the defined tensors among `inputs`; throws naming `op` when they differ.
+Device same_device(const char* op, const std::vector<Tensor>& inputs);
+
 struct Node {
   Node() = default;
   Node(const Node&) = delete;
@@ -65,7 +69,8 @@ class Tensor {
   float* data() { return node_->data->as<float>(); }
   const float* data() const { return node_->data->as<float>(); }
   // A host copy of the values, from any device (an edge: tests, files, results).
-  std::vector<float> values() const;
+  // (const, so that writing into the copy, a silent no-op, does not compile)
+  const std::vector<float> values() const;
   // Overwrites the values with n = numel() host floats, or with another tensor's values.
   void set_values(const std::vector<float>& values);
   void copy_from(const Tensor& source);
@@ -77,7 +82,7 @@ class Tensor {
   // The gradient on the tensor's device, allocated as zeros on first use.
   float* grad() const;  // a handle: const does not protect the node
   bool has_grad() const { return node_->grad != nullptr; }
-  std::vector<float> grad_values() const;  // a host copy; empty without a gradient
+  const std::vector<float> grad_values() const;  // a host copy; empty without a gradient
   void zero_grad() const;
 
   bool requires_grad() const { return node_->requires_grad; }

@@ -16,9 +16,7 @@ Tensor l2(const Tensor& a, const Tensor& b) {
 
 // sqrt(var + 1e-6), the target of the standard deviation (GENIE.md: "sqrt(var + 1e-6)").
 Tensor target_std(const models::BatchNorm2d& bn) {
-  Tensor t = bn.state.running_var.clone();
-  for (float& v : t.values()) v = std::sqrt(v + 1e-6f);
-  return t;
+  return engine::sqrt(engine::add_scalar(bn.state.running_var, 1e-6f));
 }
 
 }  // namespace

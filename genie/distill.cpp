@@ -175,17 +175,11 @@ void describe(engine::TensorFile& f, const models::ResNet& model, const DistillC
   f.set_meta("seed", std::to_string(c.seed));
 }
 
-// The images of the finished batches, one after another: (images, C, S, S).
-Tensor concatenate(const std::vector<BatchResult>& done, const models::ModelConfig& mc) {
-  int count = 0;
-  for (const BatchResult& b : done) count += b.images.size(0);
-  Tensor all({count, mc.in_channels, mc.input_size, mc.input_size});
-  int64_t at = 0;
-  for (const BatchResult& b : done) {
-    std::copy(b.images.values().begin(), b.images.values().end(), all.values().begin() + at);
-    at += b.images.numel();
-  }
-  return all;
+// The images of the finished batches, one after another: (images, C, S, S), on the host.
+Tensor concatenate(const std::vector<BatchResult>& done) {
+  std::vector<Tensor> images;
+  for (const BatchResult& b : done) images.push_back(b.images);
+  return engine::concat_rows(images).to(engine::Device::CPU);
 }
 
 void save_progress(const DistillConfig& c, const models::ResNet& model,
@@ -197,7 +191,7 @@ void save_progress(const DistillConfig& c, const models::ResNet& model,
     first.push_back(b.bns_first);
     last.push_back(b.bns_last);
   }
-  f.tensors.push_back({"images", concatenate(done, model.config())});
+  f.tensors.push_back({"images", concatenate(done)});
   int n = static_cast<int>(done.size());
   f.tensors.push_back({"bns_loss_first", Tensor({n}, first)});
   f.tensors.push_back({"bns_loss_last", Tensor({n}, last)});
@@ -221,21 +215,20 @@ std::vector<BatchResult> load_progress(const DistillConfig& c, models::ResNet& m
   const Tensor* last = f.tensor("bns_loss_last");
   if (!images || !first || !last || first->numel() != last->numel())
     throw engine::FileError(c.out + ": cannot resume: not a distilled-images file");
+  const models::ModelConfig& mc = model.config();
+  const engine::Shape image{mc.in_channels, mc.input_size, mc.input_size};
+  if (images->ndim() != 4 || engine::Shape(images->shape().begin() + 1, images->shape().end()) != image)
+    throw engine::FileError(c.out + ": cannot resume: images of shape " +
+                            engine::shape_str(images->shape()) + ", the model takes " +
+                            engine::shape_str(image));
   std::vector<BatchResult> done;
-  int64_t per_image = images->numel() / std::max(images->size(0), 1);
-  int64_t at = 0;
-  for (int b = 0; b < first->numel(); ++b) {
+  const std::vector<float> firsts = first->values(), lasts = last->values();
+  for (int b = 0, start = 0; b < first->numel(); ++b) {
     int size = std::min(c.batch, c.num_images - b * c.batch);
-    const models::ModelConfig& mc = model.config();
-    BatchResult r;
-    r.images = Tensor({size, mc.in_channels, mc.input_size, mc.input_size});
-    if (at + r.images.numel() > images->numel())
+    if (size < 1 || start + size > images->size(0))
       throw engine::FileError(c.out + ": cannot resume: fewer images than batches");
-    std::copy_n(images->values().begin() + at, r.images.numel(), r.images.values().begin());
-    at += size * per_image;
-    r.bns_first = first->data()[b];
-    r.bns_last = last->data()[b];
-    done.push_back(r);
+    done.push_back({engine::slice_rows(*images, start, size), firsts[b], lasts[b]});
+    start += size;
   }
   return done;
 }
@@ -296,7 +289,7 @@ DistillResult distill(models::ResNet& model, const DistillConfig& c) {
     if (!c.out.empty()) save_progress(c, model, done);
   }
   DistillResult r;
-  r.images = concatenate(done, model.config());
+  r.images = concatenate(done);
   for (const BatchResult& b : done) {
     r.bns_loss_first += b.bns_first / done.size();
     r.bns_loss_last += b.bns_last / done.size();

@@ -82,7 +82,7 @@ ResNet model_from_file(const engine::TensorFile& f, const std::string& origin) {
       throw engine::FileError(origin + ": tensor '" + name + "' has shape " +
                               engine::shape_str(stored->shape()) + ", " + model.config().arch +
                               " needs " + engine::shape_str(tensor->shape()));
-    tensor->values() = stored->values();
+    tensor->copy_from(*stored);
   }
   for (auto& [name, tensor] : f.tensors)
     if (!expected.count(name))

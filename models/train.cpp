@@ -72,7 +72,7 @@ int load_checkpoint(const TrainConfig& c, ResNet& model, engine::Optimizer& opt,
                             model.config().arch);
   auto dst = model.named_tensors();
   auto src = loaded.named_tensors();
-  for (size_t i = 0; i < dst.size(); ++i) dst[i].second->values() = src[i].second->values();
+  for (size_t i = 0; i < dst.size(); ++i) dst[i].second->copy_from(*src[i].second);
   opt.load_state(opt_state);
   const engine::Tensor* s = f.tensor("schedule");
   if (!s) throw engine::FileError(path + ": missing tensor 'schedule'");

@@ -16,6 +16,7 @@
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
+#include "tests/edit_values.h"
 
 namespace testing {
 
@@ -85,9 +86,11 @@ inline Tensor random_input(const engine::Shape& shape, uint64_t seed, float lo =
 // Moves values within `margin` of any kink in `kinks` away from it, so that finite differences
 // never straddle a point where the function is not differentiable.
 inline void avoid_kinks(Tensor& t, const std::vector<float>& kinks, float margin) {
-  for (float& v : t.values())
+  edit_values(t, [&](float v) {
     for (float k : kinks)
       if (std::abs(v - k) < margin) v = k + (v < k ? -margin : margin);
+    return v;
+  });
 }
 
 }  // namespace testing

@@ -112,14 +112,15 @@ TEST_CASE("conv2d over several column chunks equals the same conv image by image
   const int64_t in_size = engine::numel_of(image), out_size = out.numel() / N;
   for (int n = 0; n < N; ++n) {
     auto slice = [n](const Tensor& t, int64_t size) {
-      auto from = t.values().begin() + n * size;
-      return std::vector<float>(from, from + size);
+      const std::vector<float> all = t.values();
+      return std::vector<float>(all.begin() + n * size, all.begin() + (n + 1) * size);
     };
     Tensor xn(image, slice(x, in_size));
     xn.requires_grad_();
     Tensor on = engine::conv2d(xn, w, bias, 1, 1);
     engine::sum_all(engine::mul(on, Tensor(on.shape(), slice(out_weights, out_size)))).backward();
-    dx_images.insert(dx_images.end(), xn.grad_values().begin(), xn.grad_values().end());
+    const std::vector<float> dx = xn.grad_values();
+    dx_images.insert(dx_images.end(), dx.begin(), dx.end());
   }
   // dx sums at most 4*9 products per element; dw and dbias sum over 15*64*64 positions, where
   // float32 rounding stays near 1e-6 relative: 1e-4 of the largest value is a real mismatch.

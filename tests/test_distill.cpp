@@ -18,6 +18,7 @@
 #include "models/generator.h"
 #include "models/model_file.h"
 #include "tests/tiny_models.h"
+#include "tests/edit_values.h"
 
 using engine::Tensor;
 
@@ -50,8 +51,8 @@ std::string temp_path(const std::string& name) {
 
 TEST_CASE("the BN-statistics loss equals the hand computation") {
   models::BatchNorm2d bn = models::make_batch_norm("bn", 2);
-  bn.state.running_mean.values() = {0.5f, -1.0f};
-  bn.state.running_var.values() = {4.0f, 0.25f};
+  bn.state.running_mean.set_values({0.5f, -1.0f});
+  bn.state.running_var.set_values({4.0f, 0.25f});
   // x (N=2, C=2, H=1, W=2): channel 0 sees 1, 2, 3, 4; channel 1 sees 0, 0, 2, 2.
   Tensor x({2, 2, 1, 2}, {1, 2, 0, 0, 3, 4, 2, 2});
   // Means 2.5 and 1; unbiased stds sqrt(5/3) and sqrt(4/3).
@@ -90,8 +91,8 @@ SmoothNet smooth_net(engine::Rng& rng) {
               models::make_conv("conv2", 6, 5, 3, 2, 1, false, models::Init::TorchDefault, rng),
               models::make_batch_norm("bn1", 6), models::make_batch_norm("bn2", 5)};
   for (models::BatchNorm2d* bn : {&n.bn1, &n.bn2}) {
-    for (float& v : bn->state.running_mean.values()) v = rng.uniform(-0.3f, 0.3f);
-    for (float& v : bn->state.running_var.values()) v = rng.uniform(0.5f, 2.0f);
+    testing::edit_values(bn->state.running_mean, [&](float) { return rng.uniform(-0.3f, 0.3f); });
+    testing::edit_values(bn->state.running_var, [&](float) { return rng.uniform(0.5f, 2.0f); });
   }
   return n;
 }
@@ -117,7 +118,7 @@ void check_directions(const std::vector<std::pair<std::string, Tensor>>& groups,
       Tensor v = engine::randn(t.shape(), rng);
       double length = 0;
       for (float a : v.values()) length += static_cast<double>(a) * a;
-      for (float& a : v.values()) a *= static_cast<float>(10.0 / std::sqrt(length));
+      testing::edit_values(v, [&](float a) { return a * static_cast<float>(10.0 / std::sqrt(length)); });
       double analytic = 0;
       for (int64_t i = 0; i < t.numel(); ++i)
         analytic += static_cast<double>(t.grad_values()[i]) * v.data()[i];
@@ -221,10 +222,7 @@ TEST_CASE("distillation is deterministic, and a resumed run ends with the same i
   // A run killed after its first batch leaves a file holding that batch only.
   engine::TensorFile f = engine::read_tensor_file(c.out);
   for (auto& [name, t] : f.tensors) {
-    int keep = name == "images" ? 3 : 1;
-    engine::Shape s = t.shape();
-    s[0] = keep;
-    t = Tensor(s, std::vector<float>(t.values().begin(), t.values().begin() + engine::numel_of(s)));
+    t = engine::slice_rows(t, 0, name == "images" ? 3 : 1);
   }
   engine::write_tensor_file(c.out, f);
   c.resume = true;

@@ -206,8 +206,10 @@ TEST_CASE("training steps are bit-for-bit reproducible for a seed and thread cou
       opt.step();
     }
     std::vector<float> all;
-    for (auto& [name, t] : m.named_tensors())
-      all.insert(all.end(), t->values().begin(), t->values().end());
+    for (auto& [name, t] : m.named_tensors()) {
+      const std::vector<float> values = t->values();
+      all.insert(all.end(), values.begin(), values.end());
+    }
     return all;
   };
   CHECK(train_steps() == train_steps());

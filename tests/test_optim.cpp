@@ -254,8 +254,8 @@ TEST_CASE("restoring optimizer state resumes bit for bit") {
     for (int step = 0; step < 2; ++step) set_grads(straight, step), opt.step();
     engine::NamedTensors saved = opt.state();
     Params resumed;
-    resumed.p.values() = straight.p.values();
-    resumed.q.values() = straight.q.values();
+    resumed.p.copy_from(straight.p);
+    resumed.q.copy_from(straight.q);
     opt.lr = 0.125f;  // lr is part of the state: the resumed run inherits it
     auto opt2 = make_optimizer(resumed);
     opt2.load_state(opt.state());

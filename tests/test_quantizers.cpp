@@ -23,6 +23,7 @@
 #include "models/resnet.h"
 #include "tests/gradcheck.h"
 #include "tests/tiny_models.h"
+#include "tests/edit_values.h"
 
 using engine::Tensor;
 
@@ -230,7 +231,7 @@ TEST_CASE("soft weights: finite-difference gradients w.r.t. the step and the sof
     Tensor w = engine::randn(shape, rng, 0.0f, 0.2f);
     genie::WeightQuantizer q(w, 3);
     // h(V) is clamped where V = +-log(11) = +-2.40; V in [-2, 2] stays clear of those kinks.
-    for (float& v : q.soft_bits.values()) v = rng.uniform(-2.0f, 2.0f);
+    testing::edit_values(q.soft_bits, [&](float) { return rng.uniform(-2.0f, 2.0f); });
     testing::check_gradients(
         [&q](auto& in) {
           q.step = in[0];
@@ -248,8 +249,8 @@ TEST_CASE("weight codes lie in [0, 2^b - 1], round-trip through a file, and rebu
     Tensor w = engine::randn({6, 5}, rng, 0.0f, 0.3f);
     genie::WeightQuantizer q(w, bits);
     // Trained soft bits can push any code up or down by one: random signs exercise the clamp.
-    for (float& v : q.soft_bits.values()) v = rng.uniform(-3.0f, 3.0f);
-    for (float& v : q.step.values()) v *= rng.uniform(0.7f, 1.3f);
+    testing::edit_values(q.soft_bits, [&](float) { return rng.uniform(-3.0f, 3.0f); });
+    testing::edit_values(q.step, [&](float v) { return v * rng.uniform(0.7f, 1.3f); });
     engine::CodeTensor codes = q.codes();
     CHECK(codes.bits == bits);
     CHECK(codes.shape == w.shape());

@@ -340,7 +340,7 @@ TEST_CASE("writing a tensor file is atomic and failures name the path") {
                        doctest::Contains("duplicate tensor name 'w'"), FileError);
   CHECK(read_bytes(path) == before);
 
-  file.tensors[0].second.values()[1] = 9;
+  file.tensors[0].second.data()[1] = 9;
   engine::write_tensor_file(path, file);
   CHECK(engine::read_tensor_file(path).tensor("w")->values() == std::vector<float>{1, 9});
   CHECK(!std::filesystem::exists(path + ".tmp"));

@@ -4,6 +4,7 @@
 
 #include "engine/rng.h"
 #include "models/resnet.h"
+#include "tests/edit_values.h"
 
 namespace testing {
 
@@ -22,10 +23,10 @@ inline models::ModelConfig tiny_resnet20(char shortcut = 'A') {
 inline void randomize_batch_norms(models::ResNet& m, uint64_t seed) {
   engine::Rng rng(seed);
   for (models::BatchNorm2d* bn : m.batch_norms()) {
-    for (float& v : bn->state.running_mean.values()) v = rng.uniform(-0.3f, 0.3f);
-    for (float& v : bn->state.running_var.values()) v = rng.uniform(0.5f, 2.0f);
-    for (float& v : bn->weight.values()) v = rng.uniform(0.5f, 1.5f);
-    for (float& v : bn->bias.values()) v = rng.uniform(-0.2f, 0.2f);
+    testing::edit_values(bn->state.running_mean, [&](float) { return rng.uniform(-0.3f, 0.3f); });
+    testing::edit_values(bn->state.running_var, [&](float) { return rng.uniform(0.5f, 2.0f); });
+    testing::edit_values(bn->weight, [&](float) { return rng.uniform(0.5f, 1.5f); });
+    testing::edit_values(bn->bias, [&](float) { return rng.uniform(-0.2f, 0.2f); });
   }
 }
 

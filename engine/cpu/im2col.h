@@ -10,23 +10,9 @@
 
 #include <cstdint>
 
-#include "engine/tensor.h"
+#include "engine/kernel_types.h"
 
 namespace engine {
-
-struct ConvGeometry {
-  int N, C, H, W;  // input
-  int K, R, S;     // filters and kernel height, width
-  int stride, padding;
-  int P, Q;  // output height, width
-
-  int64_t patch() const { return static_cast<int64_t>(C) * R * S; }  // rows of the columns
-  int64_t pixels() const { return static_cast<int64_t>(P) * Q; }     // columns per image
-};
-
-// Checks x (N, C, H, W) against w (K, C, R, S) and computes the output size; throws
-// std::invalid_argument naming the shapes when they do not fit together.
-ConvGeometry conv_geometry(const Shape& x, const Shape& w, int stride, int padding);
 
 // columns (C*R*S, count*P*Q) = the patches of images [first, first + count) of x.
 void im2col(float* columns, const float* x, const ConvGeometry& g, int first, int count);

@@ -17,6 +17,10 @@ class BroadcastIndex {
   template <class F>
   void for_each(F f) const;
   bool identity() const { return identity_; }
+  // For backends that compute the index themselves: the output shape and, per output dim, the
+  // input's stride (0 where broadcast).
+  const Shape& out_shape() const { return out_; }
+  const std::vector<int64_t>& in_strides() const { return in_stride_; }
 
  private:
   Shape out_;

@@ -1,12 +1,12 @@
 // Reductions over chosen axes: sum, mean, unbiased standard deviation.
 //
 // The reduced tensor, with its axes kept at size 1, broadcasts back onto the input, so one
-// BroadcastIndex maps every input element to the output element it contributes to. Sums are
-// accumulated in double: BN statistics sum over N*H*W, up to 10^5 elements and more.
-#include <cmath>
+// BroadcastIndex maps every input element to the output element it contributes to; the kernels
+// (engine/cpu/reduce.cpp) walk that map.
 #include <stdexcept>
 
 #include "engine/autograd.h"
+#include "engine/kernels.h"
 #include "engine/ops.h"
 #include "engine/ops/broadcast.h"
 
@@ -41,26 +41,16 @@ Reduction plan(const Shape& in, const std::vector<int>& axes, bool keepdim) {
   return r;
 }
 
-std::vector<double> sums(const Tensor& x, const BroadcastIndex& map, int64_t n_out) {
-  std::vector<double> acc(n_out, 0.0);
-  const float* px = x.data();
-  map.for_each([&](int64_t i, int64_t j) { acc[j] += px[i]; });
-  return acc;
-}
-
 // sum or mean: out = scale * sum.
 Tensor scaled_sum(const Tensor& x, const std::vector<int>& axes, bool keepdim, bool average) {
   Reduction r = plan(x.shape(), axes, keepdim);
   BroadcastIndex map(r.kept, x.shape());
-  Tensor out(r.out);
+  Tensor out(r.out, 0.0f, x.device());
   double scale = average ? 1.0 / static_cast<double>(r.count) : 1.0;
-  std::vector<double> acc = sums(x, map, out.numel());
-  for (int64_t j = 0; j < out.numel(); ++j) out.data()[j] = static_cast<float>(acc[j] * scale);
-  record(out, {x}, [x, o = out.node(), map, scale]() mutable {
-    float* gx = x.grad();
-    const float* g = o->grad.data();
-    float s = static_cast<float>(scale);
-    map.for_each([&](int64_t i, int64_t j) { gx[i] += g[j] * s; });
+  GENIE_KERNEL(x.device(), sum_forward)(out.data(), x.data(), map, out.numel(), scale);
+  record(out, {x}, [x, o = out.node(), map, scale]() {
+    GENIE_KERNEL(x.device(), sum_backward)
+    (x.grad(), o->gradient(), map, static_cast<float>(scale));
   });
   return out;
 }
@@ -90,25 +80,13 @@ Tensor std_unbiased(const Tensor& x, const std::vector<int>& axes, bool keepdim)
     throw std::invalid_argument("unbiased std over fewer than 2 elements, shape " +
                                 shape_str(x.shape()));
   BroadcastIndex map(r.kept, x.shape());
-  Tensor out(r.out);
-  int64_t n_out = out.numel();
-  std::vector<double> m = sums(x, map, n_out);
-  for (double& v : m) v /= static_cast<double>(r.count);
-  std::vector<double> ss(n_out, 0.0);
-  const float* px = x.data();
-  map.for_each([&](int64_t i, int64_t j) {
-    double d = px[i] - m[j];
-    ss[j] += d * d;
-  });
-  for (int64_t j = 0; j < n_out; ++j)
-    out.data()[j] = static_cast<float>(std::sqrt(ss[j] / static_cast<double>(r.count - 1)));
-  std::vector<float> meanf(m.begin(), m.end());
-  record(out, {x}, [x, o = out.node(), map, meanf, n = r.count]() mutable {
-    float* gx = x.grad();
-    const float *g = o->grad.data(), *sd = o->data->data(), *px = x.data();
-    map.for_each([&](int64_t i, int64_t j) {
-      if (sd[j] > 0.0f) gx[i] += g[j] * (px[i] - meanf[j]) / (static_cast<float>(n - 1) * sd[j]);
-    });
+  Tensor out(r.out, 0.0f, x.device());
+  Tensor means(r.out, 0.0f, x.device());
+  GENIE_KERNEL(x.device(), std_forward)
+  (out.data(), means.data(), x.data(), map, out.numel(), r.count);
+  record(out, {x}, [x, o = out.node(), map, means, n = r.count]() {
+    GENIE_KERNEL(x.device(), std_backward)
+    (x.grad(), o->gradient(), o->values(), means.data(), x.data(), map, n);
   });
   return out;
 }

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "engine/autograd.h"
+#include "engine/kernels.h"
 #include "engine/ops.h"
 
 namespace engine {
@@ -25,10 +26,8 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
     throw std::invalid_argument("cannot reshape " + shape_str(x.shape()) + " to " +
                                 shape_str(shape));
   Tensor out(s, x.node()->data);
-  record(out, {x}, [x, o = out.node()]() mutable {
-    float* gx = x.grad();
-    const float* g = o->grad.data();
-    for (size_t i = 0; i < o->grad.size(); ++i) gx[i] += g[i];
+  record(out, {x}, [x, o = out.node()]() {
+    GENIE_KERNEL(x.device(), accumulate)(x.grad(), o->gradient(), x.numel());
   });
   return out;
 }
