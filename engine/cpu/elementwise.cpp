@@ -16,8 +16,10 @@ namespace {
 
 bool worth_threads(int64_t n) { return n > 65536; }
 
-// Calls body with the unary kind as a compile-time constant, so that the switch in
-// unary_value folds away inside the loops.
+// Calls body with the unary kind as a compile-time constant. Loops build their UnaryOp from it
+// inside the loop body, so that the switch in unary_value folds away there: a kind read from
+// memory inside an OpenMP region would keep the switch, and with it the multiply and the add of
+// `dx += dout * derivative` in separate blocks that the compiler no longer fuses into one FMA.
 template <class Body>
 void with_unary_kind(UnaryKind kind, Body body) {
   using K = UnaryKind;
@@ -82,20 +84,20 @@ void accumulate(float* out, const float* x, int64_t n) {
 }
 
 void unary_forward(const UnaryOp& op, float* out, const float* x, int64_t n) {
+  const float a = op.a, b = op.b;
   with_unary_kind(op.kind, [&](auto kind) {
-    const UnaryOp fixed{kind, op.a, op.b};
 #pragma omp parallel for schedule(static) if (worth_threads(n))
-    for (int64_t i = 0; i < n; ++i) out[i] = unary_value(fixed, x[i]);
+    for (int64_t i = 0; i < n; ++i) out[i] = unary_value({kind, a, b}, x[i]);
   });
 }
 
 // dx += dout * df(x, out)
 void unary_backward(const UnaryOp& op, float* dx, const float* dout, const float* x,
                     const float* out, int64_t n) {
+  const float a = op.a, b = op.b;
   with_unary_kind(op.kind, [&](auto kind) {
-    const UnaryOp fixed{kind, op.a, op.b};
 #pragma omp parallel for schedule(static) if (worth_threads(n))
-    for (int64_t i = 0; i < n; ++i) dx[i] += dout[i] * unary_derivative(fixed, x[i], out[i]);
+    for (int64_t i = 0; i < n; ++i) dx[i] += dout[i] * unary_derivative({kind, a, b}, x[i], out[i]);
   });
 }
 
