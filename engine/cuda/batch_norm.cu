@@ -59,7 +59,8 @@ struct StoreBatchStatistics {
     invstd[c] = static_cast<float>(1.0 / sqrt(biased_var + eps));
     running_mean[c] =
         static_cast<float>((1.0 - momentum) * running_mean[c] + momentum * batch_mean[c]);
-    running_var[c] = static_cast<float>((1.0 - momentum) * running_var[c] + momentum * unbiased_var);
+    running_var[c] =
+        static_cast<float>((1.0 - momentum) * running_var[c] + momentum * unbiased_var);
   }
 };
 
@@ -133,8 +134,7 @@ void batch_norm_batch_statistics(float* mean, float* invstd, float* running_mean
   DeviceArray<double> batch_mean(C);
   reduce_each("batch_norm_batch_statistics", C, M, ChannelValues{x, layout},
               StoreBatchMean{batch_mean.get(), M});
-  reduce_each("batch_norm_batch_statistics", C, M,
-              SquaredDeviations{x, batch_mean.get(), layout},
+  reduce_each("batch_norm_batch_statistics", C, M, SquaredDeviations{x, batch_mean.get(), layout},
               StoreBatchStatistics{mean, invstd, running_mean, running_var, batch_mean.get(), M,
                                    momentum, eps});
 }
@@ -151,9 +151,9 @@ void batch_norm_forward(float* out, const float* x, const float* mean, const flo
                  Normalize{out, x, mean, invstd, gamma, beta, C, S});
 }
 
-void batch_norm_backward(float* dx, float* dgamma, float* dbeta, const float* dout,
-                         const float* x, const float* mean, const float* invstd,
-                         const float* gamma, bool batch_stats, int N, int C, int S) {
+void batch_norm_backward(float* dx, float* dgamma, float* dbeta, const float* dout, const float* x,
+                         const float* mean, const float* invstd, const float* gamma,
+                         bool batch_stats, int N, int C, int S) {
   const int64_t M = int64_t{N} * S;
   const ChannelLayout layout{C, S};
   DeviceArray<double> sum_g(C), sum_g_xhat(C);

@@ -43,9 +43,9 @@ void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const fl
   if (M == 0 || N == 0) return;
   // Leading dimensions: the row length of each operand as stored.
   int lda = std::max(1, trans_a ? M : K), ldb = std::max(1, trans_b ? K : N);
-  check_cublas(cublasSgemm(handle(), op(trans_b), op(trans_a), N, M, K, &alpha, B, ldb, A, lda,
-                           &beta, C, N),
-               "cublasSgemm");
+  check_cublas(
+      cublasSgemm(handle(), op(trans_b), op(trans_a), N, M, K, &alpha, B, ldb, A, lda, &beta, C, N),
+      "cublasSgemm");
 }
 
 }  // namespace engine::cuda

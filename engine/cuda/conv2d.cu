@@ -42,7 +42,8 @@ struct Im2col {
   __device__ void operator()(int64_t e) const {
     const int64_t ld = count * pixels_of(g);
     int64_t row = e / ld, column = e % ld;
-    int n = static_cast<int>(column / pixels_of(g)), pixel = static_cast<int>(column % pixels_of(g));
+    int n = static_cast<int>(column / pixels_of(g)),
+        pixel = static_cast<int>(column % pixels_of(g));
     int p = pixel / g.Q, q = pixel % g.Q;
     int c = static_cast<int>(row / (g.R * g.S)), rs = static_cast<int>(row % (g.R * g.S));
     int h = p * g.stride - g.padding + rs / g.S, w = q * g.stride - g.padding + rs % g.S;
@@ -146,8 +147,7 @@ void conv2d_forward(float* out, const float* x, const float* w, const float* bia
     for_each_index("conv2d_forward", g.patch() * cols, Im2col{columns.get(), x, g, first, count});
     gemm(false, false, g.K, static_cast<int>(cols), static_cast<int>(g.patch()), 1.0f, w,
          columns.get(), 0.0f, staged.get());
-    for_each_index("conv2d_forward", g.K * cols,
-                   Unstage{out, staged.get(), bias, g, first, count});
+    for_each_index("conv2d_forward", g.K * cols, Unstage{out, staged.get(), bias, g, first, count});
   });
 }
 
@@ -167,8 +167,8 @@ void conv2d_backward(float* dx, float* dw, float* dbias, const float* dout, cons
     if (dw) {
       for_each_index("conv2d_backward", g.patch() * cols,
                      Im2col{columns.get(), x, g, first, count});
-      gemm(false, true, g.K, patch, static_cast<int>(cols), 1.0f, staged.get(), columns.get(),
-           1.0f, dw);
+      gemm(false, true, g.K, patch, static_cast<int>(cols), 1.0f, staged.get(), columns.get(), 1.0f,
+           dw);
     }
     if (dx) {
       gemm(true, false, patch, static_cast<int>(cols), g.K, 1.0f, w, staged.get(), 0.0f,

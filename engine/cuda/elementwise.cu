@@ -57,19 +57,32 @@ template <class F>
 void with_unary_kind(UnaryKind kind, F f) {
   using K = UnaryKind;
   switch (kind) {
-    case K::Affine: return f(std::integral_constant<K, K::Affine>());
-    case K::Relu: return f(std::integral_constant<K, K::Relu>());
-    case K::LeakyRelu: return f(std::integral_constant<K, K::LeakyRelu>());
-    case K::Tanh: return f(std::integral_constant<K, K::Tanh>());
-    case K::Sigmoid: return f(std::integral_constant<K, K::Sigmoid>());
-    case K::Square: return f(std::integral_constant<K, K::Square>());
-    case K::Sqrt: return f(std::integral_constant<K, K::Sqrt>());
-    case K::Abs: return f(std::integral_constant<K, K::Abs>());
-    case K::Pow: return f(std::integral_constant<K, K::Pow>());
-    case K::Clamp: return f(std::integral_constant<K, K::Clamp>());
-    case K::Round: return f(std::integral_constant<K, K::Round>());
-    case K::Floor: return f(std::integral_constant<K, K::Floor>());
-    case K::Heaviside: return f(std::integral_constant<K, K::Heaviside>());
+    case K::Affine:
+      return f(std::integral_constant<K, K::Affine>());
+    case K::Relu:
+      return f(std::integral_constant<K, K::Relu>());
+    case K::LeakyRelu:
+      return f(std::integral_constant<K, K::LeakyRelu>());
+    case K::Tanh:
+      return f(std::integral_constant<K, K::Tanh>());
+    case K::Sigmoid:
+      return f(std::integral_constant<K, K::Sigmoid>());
+    case K::Square:
+      return f(std::integral_constant<K, K::Square>());
+    case K::Sqrt:
+      return f(std::integral_constant<K, K::Sqrt>());
+    case K::Abs:
+      return f(std::integral_constant<K, K::Abs>());
+    case K::Pow:
+      return f(std::integral_constant<K, K::Pow>());
+    case K::Clamp:
+      return f(std::integral_constant<K, K::Clamp>());
+    case K::Round:
+      return f(std::integral_constant<K, K::Round>());
+    case K::Floor:
+      return f(std::integral_constant<K, K::Floor>());
+    case K::Heaviside:
+      return f(std::integral_constant<K, K::Heaviside>());
   }
   throw std::invalid_argument("cuda: unknown unary op");
 }
@@ -78,10 +91,14 @@ template <class F>
 void with_binary_kind(BinaryKind kind, F f) {
   using K = BinaryKind;
   switch (kind) {
-    case K::Add: return f(std::integral_constant<K, K::Add>());
-    case K::Sub: return f(std::integral_constant<K, K::Sub>());
-    case K::Mul: return f(std::integral_constant<K, K::Mul>());
-    case K::Div: return f(std::integral_constant<K, K::Div>());
+    case K::Add:
+      return f(std::integral_constant<K, K::Add>());
+    case K::Sub:
+      return f(std::integral_constant<K, K::Sub>());
+    case K::Mul:
+      return f(std::integral_constant<K, K::Mul>());
+    case K::Div:
+      return f(std::integral_constant<K, K::Div>());
   }
   throw std::invalid_argument("cuda: unknown binary op");
 }
@@ -101,8 +118,8 @@ struct BinaryGradTerm {
   IndexMap ia, ib;
   __device__ float operator()(int64_t i) const {
     float x = a[ia(i)], y = b[ib(i)];
-    return dout[i] * (WrtB ? binary_derivative_b(K, x, y, out[i])
-                           : binary_derivative_a(K, x, y, out[i]));
+    return dout[i] *
+           (WrtB ? binary_derivative_b(K, x, y, out[i]) : binary_derivative_a(K, x, y, out[i]));
   }
 };
 
@@ -140,9 +157,7 @@ template <class Term>
 struct FaninTerms {
   Fanin fanin;
   Term term;
-  __device__ double operator()(int64_t j, int64_t k) const {
-    return term(fanin.large_index(j, k));
-  }
+  __device__ double operator()(int64_t j, int64_t k) const { return term(fanin.large_index(j, k)); }
 };
 
 struct AddTotal {
@@ -174,7 +189,7 @@ void accumulate(float* out, const float* x, int64_t n) {
 
 void unary_forward(const UnaryOp& op, float* out, const float* x, int64_t n) {
   with_unary_kind(op.kind, [&](auto kind) {
-    for_each_index("unary_forward", n, UnaryForward<kind.value>{op.a, op.b, out, x});
+    for_each_index("unary_forward", n, UnaryForward<decltype(kind)::value>{op.a, op.b, out, x});
   });
 }
 
@@ -182,7 +197,7 @@ void unary_backward(const UnaryOp& op, float* dx, const float* dout, const float
                     const float* out, int64_t n) {
   with_unary_kind(op.kind, [&](auto kind) {
     for_each_index("unary_backward", n,
-                   UnaryBackward<kind.value>{op.a, op.b, dx, dout, x, out});
+                   UnaryBackward<decltype(kind)::value>{op.a, op.b, dx, dout, x, out});
   });
 }
 
@@ -190,7 +205,7 @@ void binary_forward(BinaryKind kind, float* out, const float* a, const float* b,
                     const BroadcastIndex& ia, const BroadcastIndex& ib, int64_t n) {
   with_binary_kind(kind, [&](auto k) {
     for_each_index("binary_forward", n,
-                   BinaryForward<k.value>{out, a, b, index_map(ia), index_map(ib)});
+                   BinaryForward<decltype(k)::value>{out, a, b, index_map(ia), index_map(ib)});
   });
 }
 
@@ -199,14 +214,14 @@ void binary_backward(BinaryKind kind, bool wrt_b, float* grad, const float* dout
                      const BroadcastIndex& ib, int64_t n) {
   if (!grad) return;
   with_binary_kind(kind, [&](auto k) {
+    constexpr BinaryKind K = decltype(k)::value;
+    const IndexMap ma = index_map(ia), mb = index_map(ib);
     if (wrt_b)
       add_input_gradient("binary_backward", grad, ib, n,
-                         BinaryGradTerm<k.value, true>{dout, a, b, out, index_map(ia),
-                                                       index_map(ib)});
+                         BinaryGradTerm<K, true>{dout, a, b, out, ma, mb});
     else
       add_input_gradient("binary_backward", grad, ia, n,
-                         BinaryGradTerm<k.value, false>{dout, a, b, out, index_map(ia),
-                                                        index_map(ib)});
+                         BinaryGradTerm<K, false>{dout, a, b, out, ma, mb});
   });
 }
 

@@ -43,8 +43,7 @@ void linear_backward(float* dx, float* dw, float* dbias, const float* dout, cons
                      const float* w, int N, int in, int outs) {
   if (dx) gemm(false, false, N, in, outs, 1.0f, dout, w, 1.0f, dx);
   if (dw) gemm(true, false, outs, in, N, 1.0f, dout, x, 1.0f, dw);
-  if (dbias)
-    reduce_each("linear_backward", outs, N, FeatureColumn{dout, outs}, AddToBias{dbias});
+  if (dbias) reduce_each("linear_backward", outs, N, FeatureColumn{dout, outs}, AddToBias{dbias});
 }
 
 }  // namespace engine::cuda

@@ -25,19 +25,19 @@ __global__ void softmax_rows_kernel(double* row_loss, float* probs, const float*
                                     const int32_t* labels, int K) {
   const float* row = logits + int64_t{blockIdx.x} * K;
   float* p = probs + int64_t{blockIdx.x} * K;
-  float max = -INFINITY;
-  for (int k = threadIdx.x; k < K; k += blockDim.x) max = max_of(max, row[k]);
-  max = block_reduce(max, Max());
+  float row_max = -INFINITY;
+  for (int k = threadIdx.x; k < K; k += blockDim.x) row_max = max_of(row_max, row[k]);
+  row_max = block_reduce(row_max, Max());
   double z = 0.0;
   for (int k = threadIdx.x; k < K; k += blockDim.x) {
-    float e = expf(row[k] - max);
+    float e = expf(row[k] - row_max);
     p[k] = e;
     z += e;
   }
   z = block_reduce(z, Add());
   // Each thread rescales only the entries it wrote, so no barrier is needed in between.
   for (int k = threadIdx.x; k < K; k += blockDim.x) p[k] = static_cast<float>(p[k] / z);
-  if (threadIdx.x == 0) row_loss[blockIdx.x] = log(z) + max - row[labels[blockIdx.x]];
+  if (threadIdx.x == 0) row_loss[blockIdx.x] = log(z) + row_max - row[labels[blockIdx.x]];
 }
 
 struct RowLosses {
@@ -48,9 +48,7 @@ struct RowLosses {
 struct StoreMeanLoss {
   float* loss;
   int N;
-  __device__ void operator()(int64_t, double total) const {
-    *loss = static_cast<float>(total / N);
-  }
+  __device__ void operator()(int64_t, double total) const { *loss = static_cast<float>(total / N); }
 };
 
 // dlogits += dloss * (probs - onehot(labels)) / N

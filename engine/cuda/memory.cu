@@ -9,6 +9,7 @@
 // because every kernel runs on the one default stream, in order.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 #include <stdexcept>
@@ -71,8 +72,8 @@ class CachingAllocator {
   }
 
  private:
-  // cudaMalloc, retried once after returning every cached block to the driver. Called with
-  // mutex_ held.
+  // cudaMalloc, retried once after returning every cached block to the driver (cudaFree waits
+  // for queued kernels, so blocks they still use are freed safely). Called with mutex_ held.
   void* driver_malloc(size_t size) {
     void* block = nullptr;
     if (cudaMalloc(&block, size) == cudaSuccess) return block;

@@ -19,9 +19,7 @@ namespace {
 struct InputsOf {
   Fanin fanin;
   const float* x;
-  __device__ double operator()(int64_t j, int64_t k) const {
-    return x[fanin.large_index(j, k)];
-  }
+  __device__ double operator()(int64_t j, int64_t k) const { return x[fanin.large_index(j, k)]; }
 };
 
 struct StoreScaled {
@@ -96,8 +94,8 @@ void sum_backward(float* dx, const float* dout, const BroadcastIndex& map, float
   for_each_index("sum_backward", input_count(map), SumBackward{dx, dout, index_map(map), scale});
 }
 
-void std_forward(float* out, float* mean, const float* x, const BroadcastIndex& map,
-                 int64_t n_out, int64_t count) {
+void std_forward(float* out, float* mean, const float* x, const BroadcastIndex& map, int64_t n_out,
+                 int64_t count) {
   Fanin f = fanin(map);
   DeviceArray<double> mean_exact(n_out);
   reduce_each("std_forward", n_out, f.fan, InputsOf{f, x},
@@ -106,8 +104,8 @@ void std_forward(float* out, float* mean, const float* x, const BroadcastIndex& 
               StoreStd{out, count});
 }
 
-void std_backward(float* dx, const float* dout, const float* out, const float* mean,
-                  const float* x, const BroadcastIndex& map, int64_t count) {
+void std_backward(float* dx, const float* dout, const float* out, const float* mean, const float* x,
+                  const BroadcastIndex& map, int64_t count) {
   if (!dx) return;
   for_each_index("std_backward", input_count(map),
                  StdBackward{dx, dout, out, mean, x, index_map(map), count});

@@ -50,7 +50,7 @@ __global__ void segment_sums_kernel(double* partial, Terms terms, int64_t count,
                                     int64_t segment_length, int64_t segments) {
   const int64_t out = blockIdx.x / segments;
   const int64_t begin = blockIdx.x % segments * segment_length;
-  const int64_t end = min(count, begin + segment_length);
+  const int64_t end = begin + segment_length < count ? begin + segment_length : count;
   double sum = 0.0;
   for (int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) sum += terms(out, k);
   sum = block_reduce(sum, Add());
@@ -83,7 +83,8 @@ void reduce_each(const char* kernel, int64_t n_out, int64_t count, const Terms& 
   const int64_t most = std::max<int64_t>(1, (count + kMinSegment - 1) / kMinSegment);
   const int64_t segments = std::clamp<int64_t>((kTargetBlocks + n_out - 1) / n_out, 1, most);
   const int64_t segment_length = (count + segments - 1) / segments;
-  const int threads = static_cast<int>(std::clamp<int64_t>((segment_length + 31) / 32 * 32, 32, 256));
+  const int threads =
+      static_cast<int>(std::clamp<int64_t>((segment_length + 31) / 32 * 32, 32, 256));
   if (n_out * segments > INT32_MAX)
     throw std::invalid_argument(std::string("cuda: ") + kernel + ": too many outputs to reduce");
   DeviceArray<double> partial(n_out * segments);
