@@ -36,7 +36,6 @@ ifeq ($(CUDA),1)
   LDFLAGS += -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/targets/x86_64-linux/lib
   LDLIBS += -lcublas -lcudart
 endif
-CUDA_OBJ := $(CUDA_SRC:%.cu=$(OBJ)/%.o)
 CLI_SRC := $(sort $(wildcard tools/*.cpp tools/cli/*.cpp))
 TEST_SRC := $(sort $(wildcard tests/*.cpp))
 # Objects live under obj/ (obj-cuda/ with CUDA=1, so that switching never mixes the two), apart
@@ -46,6 +45,7 @@ OBJ := $(BUILD)/obj$(if $(filter 1,$(CUDA)),-cuda)
 LIB_OBJ := $(LIB_SRC:%.cpp=$(OBJ)/%.o)
 CLI_OBJ := $(CLI_SRC:%.cpp=$(OBJ)/%.o)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(OBJ)/%.o)
+CUDA_OBJ := $(CUDA_SRC:%.cu=$(OBJ)/%.o)
 STAMP := $(BUILD)/backend.stamp
 $(shell mkdir -p $(BUILD); [ "$$(cat $(STAMP) 2>/dev/null)" = "CUDA=$(CUDA)" ] || echo CUDA=$(CUDA) >$(STAMP))
 
