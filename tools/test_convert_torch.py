@@ -241,11 +241,18 @@ class TmpDirCase(unittest.TestCase):
             fh.write(data)
         return p
 
-    def assertFails(self, args, *fragments, out=None):
+    def assertFails(self, args, *fragments, out=None, listing=False):
+        """The converter exits 1 with one line on stderr holding each fragment; with listing,
+        that line may be followed by the indented lines of a name listing."""
         rc, stdout, stderr = run_cli(*args)
         self.assertEqual(rc, 1, stderr)
         self.assertNotIn("Traceback", stderr)
-        self.assertEqual(len(stderr.strip().splitlines()), 1, stderr)
+        lines = stderr.rstrip("\n").split("\n")
+        if listing:
+            self.assertLessEqual(len(lines), 2 + ct.MAX_LISTED_NAMES + 1, stderr)
+            self.assertTrue(all(line.startswith("  ") for line in lines[1:]), stderr)
+        else:
+            self.assertEqual(len(lines), 1, stderr)
         for frag in fragments:
             self.assertIn(frag, stderr)
         if out is not None:
@@ -521,9 +528,13 @@ class ErrorTests(TmpDirCase):
         sd = cifar_state()
         del sd["layer3.2.bn2.running_var"]
         out = self.path("out.gw")
-        self.assertFails([self.ckpt(sd), out, "--arch", "resnet20"],
-                         "in.pth: missing tensor layer3.2.bn2.running_var (expected shape (64,))",
-                         out=out)
+        err = self.assertFails([self.ckpt(sd), out, "--arch", "resnet20"],
+                               "in.pth: tensor names do not match resnet20 (shortcut A): 1 "
+                               "expected tensor missing, 0 checkpoint tensors unmatched",
+                               out=out, listing=True)
+        self.assertEqual(err.splitlines()[1:], [
+            "  missing, expected by resnet20:   unmatched in the checkpoint:",
+            "  layer3.2.bn2.running_var         (none)"])
 
     def test_misshaped_tensor(self):
         sd = cifar_state()
@@ -538,23 +549,24 @@ class ErrorTests(TmpDirCase):
         sd["extra.weight"] = T((2,), [1.0, 2.0])
         out = self.path("out.gw")
         self.assertFails([self.ckpt(sd), out, "--arch", "resnet20"],
-                         "unexpected tensor extra.weight (shape (2,))", out=out)
+                         "0 expected tensors missing, 1 checkpoint tensor unmatched",
+                         "  (none)", "extra.weight (2,)", out=out, listing=True)
 
     def test_wrong_depth(self):
         out = self.path("out.gw")
         self.assertFails([self.ckpt(cifar_state()), out, "--arch", "resnet32"],
-                         "missing tensor layer1.3.conv1.weight", out=out)
+                         "layer1.3.conv1.weight", out=out, listing=True)
 
     def test_shortcut_B_requested_for_A_weights(self):
         out = self.path("out.gw")
         self.assertFails([self.ckpt(cifar_state()), out, "--arch", "resnet20", "--shortcut", "B"],
-                         "missing tensor layer2.0.shortcut.0.weight", out=out)
+                         "layer2.0.shortcut.0.weight", out=out, listing=True)
 
     def test_shortcut_A_requested_for_B_weights(self):
         out = self.path("out.gw")
         self.assertFails([self.ckpt(cifar_state(shortcut="B")), out, "--arch", "resnet20",
-                          "--shortcut", "A"], "unexpected tensor layer2.0.shortcut.0.weight",
-                         out=out)
+                          "--shortcut", "A"], "layer2.0.shortcut.0.weight (32, 16, 1, 1)",
+                         out=out, listing=True)
 
     def test_num_classes_mismatch(self):
         out = self.path("out.gw")
@@ -685,7 +697,8 @@ class ErrorTests(TmpDirCase):
         sd = cifar_state()
         del sd["linear.bias"]
         out = self.write("out.gw", b"previous")
-        self.assertFails([self.ckpt(sd), out, "--arch", "resnet20"], "linear.bias")
+        self.assertFails([self.ckpt(sd), out, "--arch", "resnet20"], "linear.bias",
+                         listing=True)
         with open(out, "rb") as fh:
             self.assertEqual(fh.read(), b"previous")
 
