@@ -4,11 +4,18 @@
 Usage:
   python3 tools/convert_torch.py IN.pth OUT.gw --arch ARCH [--shortcut A|B] [--num-classes N]
       [--in-channels C] [--width W] [--input-size S] [--mean m1,m2,m3 --std s1,s2,s3]
+      [--rename 'REGEX=REPLACEMENT' ...]
 
 Only the Python standard library is used: PyTorch is not needed. Both checkpoint formats are
 read: the zip-based torch.save format (PyTorch >= 1.6) and the legacy one. Checkpoints are
 untrusted: the pickles are read by an unpickler that resolves only the handful of globals a
-tensor state_dict needs and refuses every other one before anything is called.
+tensor state_dict needs and refuses every other one before anything is called; before that,
+check_pickle walks each pickle's opcodes without building anything and refuses one that nests
+too deeply, would build too much (memo reuse), or holds huge integers or lengths. Every failure
+is one line on stderr naming the file (a name mismatch adds an indented listing), exit 1.
+
+--rename rules (Python re.sub, applied in order) map foreign names such as an nn.Sequential's
+`0.weight` onto the architecture's before they are matched.
 
 ARCH is resnet20/32/44/56 (CIFAR style, akamaster naming: conv1, bn1, layer{1,2,3}.i.*,
 optional option-B `shortcut.{0,1}`, linear; `fc.*` is renamed to `linear.*`) or
@@ -58,8 +65,8 @@ class ConvertError(Exception):
 
 MAX_CHECKPOINT_BYTES = 1 << 33        # 8 GiB: ImageNet ResNet checkpoints are ~100 MB
 MAX_ZIP_TOTAL_BYTES = 1 << 33         # all zip members together, uncompressed
-MAX_ZIP_RATIO = 200                   # torch.save stores members uncompressed; deflate of
-ZIP_RATIO_FLOOR = 1 << 20             #   zeros reaches ~1000x: a member over 1 MiB
+MAX_ZIP_RATIO = 200                   # torch.save stores records uncompressed, deflate gets
+ZIP_RATIO_FLOOR = 1 << 20             #   ~1000x on zeros: the ratio of records over 1 MiB
 MAX_PICKLE_BYTES = 1 << 26            # 64 MiB of pickle (a ResNet-50 state_dict takes ~40 KB)
 MAX_PICKLE_DEPTH = 100                # nesting; a checkpoint nests less than 10 deep
 MAX_PICKLE_OBJECTS = 10_000_000       # objects built, each memo reuse counted again
@@ -975,10 +982,10 @@ def convert(in_path, out_path, arch, shortcut=None, num_classes=None, in_channel
     check_names(in_path, sd, arch, shortcut)
 
     head = "linear.weight" if cifar else "fc.weight"
-    c1 = sd.get("conv1.weight")
-    if c1 is None or len(c1.shape) != 4:
-        raise ConvertError("%s: missing tensor conv1.weight (a 4-d tensor), cannot infer the "
-                           "width and input channels" % in_path)
+    c1 = sd["conv1.weight"]  # check_names made sure it is there
+    if len(c1.shape) != 4:
+        raise ConvertError("%s: conv1.weight has shape %s, expected a 4-d tensor to infer the "
+                           "width and input channels from" % (in_path, _fmt_shape(c1.shape)))
     if c1.shape[0] < 1 or c1.shape[1] < 1:
         raise ConvertError("%s: conv1.weight has shape %s" % (in_path, _fmt_shape(c1.shape)))
     if width is not None and width != c1.shape[0]:
@@ -993,10 +1000,10 @@ def convert(in_path, out_path, arch, shortcut=None, num_classes=None, in_channel
     if in_channels is None:
         in_channels = c1.shape[1]
     if num_classes is None:
-        h = sd.get(head)
-        if h is None or len(h.shape) != 2:
-            raise ConvertError("%s: missing tensor %s (a 2-d tensor), cannot infer the number "
-                               "of classes" % (in_path, head))
+        h = sd[head]
+        if len(h.shape) != 2:
+            raise ConvertError("%s: %s has shape %s, expected a 2-d tensor to infer the number "
+                               "of classes from" % (in_path, head, _fmt_shape(h.shape)))
         num_classes = h.shape[0]
         if num_classes < 1:
             raise ConvertError("%s: %s has shape %s" % (in_path, head, _fmt_shape(h.shape)))
