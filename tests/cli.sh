@@ -80,7 +80,9 @@ range_error round-weight -1 quantize --calib "$tmp/d.gwt" --out "$tmp/x.gw"
 range_error iters -5 quantize --calib "$tmp/d.gwt" --out "$tmp/x.gw"
 range_error batch -1 quantize --calib "$tmp/d.gwt" --out "$tmp/x.gw"
 range_error num 0 quantize --calib "$tmp/d.gwt" --out "$tmp/x.gw"
-expect "a NaN --qdrop is a usage error" 2 "nan" -- "$genie" quantize --calib "$tmp/d.gwt" --out "$tmp/x.gw" --qdrop nan
+expect "a NaN --qdrop is a usage error naming the flag" 2 "--qdrop: .*nan.*failed to parse" -- "$genie" quantize --calib "$tmp/d.gwt" --out "$tmp/x.gw" --qdrop nan
+expect "a negative --seed is a usage error naming the flag" 2 "--seed: .*-1.*failed to parse" -- \
+  "$genie" distill --out "$tmp/x.gwt" --seed=-1
 range_error epochs 0 train --out "$tmp/x.gw"
 range_error lr -1 train --out "$tmp/x.gw"
 range_error weight-decay 2 train --out "$tmp/x.gw"

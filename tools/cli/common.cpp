@@ -57,6 +57,21 @@ void refuse_same(const PathFlag& output, const PathFlag& other, const char* what
                                        other.flag + " '" + other.path + "'" + what);
 }
 
+// The flag whose value cxxopts could not parse: its message quotes the value, not the flag.
+std::string flag_with_value(int argc, char** argv, const std::string& message) {
+  auto quoted = [&](const std::string& value) {
+    return message.find("\u2018" + value + "\u2019") != std::string::npos;
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    size_t equals = arg.find('=');
+    if (arg.rfind("--", 0) == 0 && equals != std::string::npos && quoted(arg.substr(equals + 1)))
+      return arg.substr(0, equals);
+    if (arg.rfind("--", 0) == 0 && i + 1 < argc && quoted(argv[i + 1])) return arg;
+  }
+  return "";
+}
+
 }  // namespace
 
 void check_outputs(const std::vector<PathFlag>& inputs, const std::vector<PathFlag>& outputs) {
@@ -83,7 +98,13 @@ std::string dataset_path(const std::string& spec) {
 
 bool parse_or_help(cxxopts::Options& options, int argc, char** argv, cxxopts::ParseResult& out) {
   options.add_options()("h,help", "this help");
-  out = options.parse(argc, argv);
+  try {
+    out = options.parse(argc, argv);
+  } catch (const cxxopts::exceptions::incorrect_argument_type& e) {
+    std::string flag = flag_with_value(argc, argv, e.what());
+    if (flag.empty()) throw;
+    throw cxxopts::exceptions::parsing(flag + ": " + e.what());
+  }
   if (out.count("help")) {
     std::cout << options.help() << "\n";
     return false;
