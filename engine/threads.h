@@ -10,7 +10,8 @@ namespace engine {
 constexpr int kMaxThreads = 4096;
 
 // The thread count to use: `requested` if > 0, else GENIE_THREADS, else all cores; never more
-// than the cores. Throws std::invalid_argument for a GENIE_THREADS that is not 1..kMaxThreads.
+// than the cores (a note on stderr says when fewer are used than asked for). Throws
+// std::invalid_argument for a GENIE_THREADS that is not 1..kMaxThreads.
 int resolve_threads(int requested);
 // Sets the engine to n threads: n OpenMP threads, each calling a single-threaded OpenBLAS.
 void set_threads(int n);

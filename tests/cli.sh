@@ -65,8 +65,9 @@ range_error() { # FLAG VALUE COMMAND...: the command refuses FLAG VALUE, naming 
 }
 for value in 0 -3 10000; do range_error threads "$value" info; done
 expect "GENIE_THREADS=0 is a usage error" 2 "GENIE_THREADS must be 1..4096" -- env GENIE_THREADS=0 "$genie" info
-expect "--threads above the cores is capped at the cores" 0 "^threads=$(getconf _NPROCESSORS_ONLN) " -- \
-  "$genie" info --threads 4096
+cores=$(getconf _NPROCESSORS_ONLN)
+expect "--threads above the cores is capped at the cores" 0 "^threads=$cores " -- "$genie" info --threads 4096
+expect "the cap is said" 0 "4096 threads asked for, $cores used" -- "$genie" info --threads 4096
 range_error batch 0 eval
 range_error limit -1 eval
 range_error num 0 distill --out "$tmp/x.gwt"
