@@ -6,7 +6,12 @@
 
 namespace engine {
 
-// The thread count to use: `requested` if > 0, else GENIE_THREADS, else all cores.
+// The most threads --threads or GENIE_THREADS may ask for; larger values are errors.
+constexpr int kMaxThreads = 4096;
+
+// The thread count to use: `requested` if > 0, else GENIE_THREADS, else all cores; never more
+// than the cores (a note on stderr says when fewer are used than asked for). Throws
+// std::invalid_argument for a GENIE_THREADS that is not 1..kMaxThreads.
 int resolve_threads(int requested);
 // Sets the engine to n threads: n OpenMP threads, each calling a single-threaded OpenBLAS.
 void set_threads(int n);

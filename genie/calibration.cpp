@@ -30,9 +30,11 @@ engine::Tensor distilled_images(models::ResNet& model, const std::string& path) 
 
 }  // namespace
 
+bool is_images_file(const std::string& source) { return ends_with(source, ".gwt"); }
+
 engine::Tensor load_calibration(models::ResNet& model, const std::string& source, int num_images,
                                 uint64_t seed) {
-  if (ends_with(source, ".gwt")) return distilled_images(model, source);
+  if (is_images_file(source)) return distilled_images(model, source);
   const models::ModelConfig& c = model.config();
   auto data = engine::open_dataset(source, {c.in_channels, c.input_size}, engine::Split::Train);
   std::vector<int> order(data->size());

@@ -9,6 +9,9 @@
 
 namespace genie {
 
+// Whether `source` names a distilled images file (it ends in .gwt) rather than a dataset SPEC.
+bool is_images_file(const std::string& source);
+
 // `source` ending in .gwt is a distilled images file; anything else a dataset SPEC.
 engine::Tensor load_calibration(models::ResNet& model, const std::string& source, int num_images,
                                 uint64_t seed);

@@ -24,6 +24,22 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+std::string bits_name(const RunConfig& c) {
+  return "W" + std::to_string(c.weight_bits) + "A" + std::to_string(c.activation_bits);
+}
+
+std::string fp32_path(const RunConfig& c) { return c.out_dir + "/fp32.gw"; }
+
+std::string distilled_path(const RunConfig& c) {
+  return c.out_dir + "/distilled_" + c.budget.name + ".gwt";
+}
+
+std::string quantized_path(const RunConfig& c, QuantMethod method,
+                           const std::string& calibration_name) {
+  return c.out_dir + "/" + method_name(method) + "_" + calibration_name + "_" + bits_name(c) +
+         ".gw";
+}
+
 struct Row {
   std::string method, bits, calibration;
   double top1, seconds, megabytes;
@@ -43,15 +59,13 @@ Row quantize_and_evaluate(models::ResNet& model, const Tensor& calibration, Quan
   std::fprintf(stderr, "== quantizing with %s on %s\n", method_name(method).c_str(),
                calibration_name.c_str());
   auto quantized = quantize(model, calibration, q);
-  std::string bits = "W" + std::to_string(c.weight_bits) + "A" + std::to_string(c.activation_bits);
-  std::string path =
-      c.out_dir + "/" + method_name(method) + "_" + calibration_name + "_" + bits + ".gw";
+  std::string path = quantized_path(c, method, calibration_name);
   save_quantized(path, *quantized, method_name(method));
   double seconds = seconds_since(start);
   engine::Rng rng(0);
   double top1 = models::evaluate(model, test, 200, c.eval_limit, quantized->hooks(rng)).top1;
   return {method_name(method),
-          bits,
+          bits_name(c),
           calibration_name,
           top1,
           seconds,
@@ -75,6 +89,14 @@ Budget budget_named(const std::string& name) {
   throw std::invalid_argument("--budget must be smoke, demo or paper, got '" + name + "'");
 }
 
+std::vector<std::string> output_files(const RunConfig& c) {
+  std::vector<std::string> files{fp32_path(c), distilled_path(c),
+                                 quantized_path(c, QuantMethod::Rtn, "genie-d"),
+                                 quantized_path(c, QuantMethod::Genie, "genie-d")};
+  if (c.real_data) files.push_back(quantized_path(c, QuantMethod::Genie, "real"));
+  return files;
+}
+
 int run_pipeline(const RunConfig& c) {
   auto start = std::chrono::steady_clock::now();
   // Results are bit-reproducible for the same seed, threads and OpenBLAS kernel; say which.
@@ -85,19 +107,18 @@ int run_pipeline(const RunConfig& c) {
   models::ResNet model = models::load_model_or_default(c.model);
   const models::ModelConfig& mc = model.config();
   auto test = engine::open_dataset(c.data, {mc.in_channels, mc.input_size}, engine::Split::Test);
-  std::string fp32_path = c.out_dir + "/fp32.gw";
-  models::save_model(fp32_path, model);
+  models::save_model(fp32_path(c), model);
   std::fprintf(stderr, "== FP32 %s on %s\n", mc.arch.c_str(), test->describe().c_str());
   double fp32 = models::evaluate(model, *test, 200, c.eval_limit).top1;
   std::vector<Row> rows{
-      {"fp32", "W32A32", "-", fp32, 0.0, std::filesystem::file_size(fp32_path) / 1e6}};
+      {"fp32", "W32A32", "-", fp32, 0.0, std::filesystem::file_size(fp32_path(c)) / 1e6}};
 
   DistillConfig d;
   d.num_images = c.budget.images;
   d.batch = c.budget.distill_batch;
   d.iters = c.budget.distill_iters;
   d.seed = c.seed;
-  d.out = c.out_dir + "/distilled_" + c.budget.name + ".gwt";
+  d.out = distilled_path(c);
   d.resume = true;
   std::fprintf(stderr, "== GENIE-D: %d images, %d iterations per batch of %d -> %s\n", d.num_images,
                d.iters, d.batch, d.out.c_str());

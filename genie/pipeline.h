@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace genie {
 
@@ -30,6 +31,9 @@ struct RunConfig {
   int64_t eval_limit = 0;  // evaluate on the first N test images (0: all)
   uint64_t seed = 0;
 };
+
+// Every file the run writes in out_dir, so that they can be checked before the run starts.
+std::vector<std::string> output_files(const RunConfig& config);
 
 // Prints the table and the key=value line; returns 0.
 int run_pipeline(const RunConfig& config);

@@ -2,8 +2,10 @@
 #include "genie/quantize.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
+#include <string>
 
 #include "engine/autograd.h"
 #include "genie/reconstruct.h"
@@ -41,6 +43,16 @@ Tensor map_chunks(const Tensor& in, F f) {
     std::copy_n(y.data(), y.numel(), out.data() + start * out_per);
   }
   return out;
+}
+
+// A NaN or an infinity in the model, its images or its quantizers reaches every later unit
+// and would be saved as a file that evaluates to garbage: the run stops at the first one.
+void require_finite(const Tensor& activations, const std::string& what, const std::string& unit) {
+  const float* v = activations.data();
+  if (!std::all_of(v, v + activations.numel(), [](float x) { return std::isfinite(x); }))
+    throw std::runtime_error(what + " at " + unit +
+                             " holds NaN or infinite values (are the model's weights and the "
+                             "calibration images finite?); nothing was written");
 }
 
 void set_mode(const std::vector<QuantizedLayer*>& layers, bool soft, float drop, bool inputs) {
@@ -137,6 +149,7 @@ std::unique_ptr<QuantizedResNet> quantize(models::ResNet& model, const Tensor& c
   Tensor x = calibration, x_q = calibration;  // the current unit's float and quantized inputs
   for (int u = 0; u < model.num_units(); ++u) {
     Tensor y = map_chunks(x, [&](const Tensor& in) { return model.forward_unit(u, in); });
+    require_finite(y, "the float model's output", model.unit_name(u));
     if (c.progress)
       std::fprintf(stderr, "unit %d/%d %s: caches X, X_q, Y take %.1f MB\n", u + 1,
                    model.num_units(), model.unit_name(u).c_str(),
@@ -154,6 +167,7 @@ std::unique_ptr<QuantizedResNet> quantize(models::ResNet& model, const Tensor& c
     reconstruct(*q, u, x, x_q, y, c, rng);
     set_mode(layers, false, 0.0f, true);
     x_q = map_chunks(x_q, [&](const Tensor& in) { return model.forward_unit(u, in, quantized); });
+    require_finite(x_q, "the quantized model's output", model.unit_name(u));
     x = y;
   }
   return q;

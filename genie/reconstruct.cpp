@@ -2,8 +2,11 @@
 #include "genie/reconstruct.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
+#include <stdexcept>
+#include <string>
 
 #include "engine/lr_schedule.h"
 #include "engine/ops.h"
@@ -119,6 +122,10 @@ ReconstructLoss reconstruct_unit(QuantizedResNet& q, int unit, const Tensor& x, 
         last.rounding = rounding.item();
         loss = engine::add(loss, engine::mul_scalar(rounding, c.round_weight));
       }
+      if (!std::isfinite(loss.item()))
+        throw std::runtime_error("reconstruction of " + q.model().unit_name(unit) +
+                                 " diverged at iteration " + std::to_string(it) + " (loss " +
+                                 std::to_string(loss.item()) + "); nothing was written");
       for (Learner* l : {&bits, &weight_steps, &activation_steps}) l->zero_grad();
       loss.backward();
       for (Learner* l : {&bits, &weight_steps, &activation_steps}) l->step();

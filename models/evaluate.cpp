@@ -2,6 +2,7 @@
 #include "models/evaluate.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
@@ -11,6 +12,10 @@
 namespace models {
 
 namespace {
+bool all_finite(const float* row, int classes) {
+  return std::all_of(row, row + classes, [](float v) { return std::isfinite(v); });
+}
+
 // How many of the k largest logits of row `r` include the label (0 or 1).
 int in_top_k(const float* row, int classes, int label, int k) {
   int larger = 0;
@@ -37,7 +42,7 @@ Accuracy evaluate(ResNet& model, const engine::Dataset& data, int batch, int64_t
   int64_t n = limit > 0 ? std::min(limit, data.size()) : data.size();
   engine::NoGrad no_grad;
   engine::Progress progress("eval", n);
-  int64_t top1 = 0, top5 = 0;
+  int64_t top1 = 0, top5 = 0, non_finite = 0;
   int classes = model.config().num_classes;
   char status[64] = "";
   for (int64_t start = 0; start < n; start += batch) {
@@ -47,6 +52,10 @@ Accuracy evaluate(ResNet& model, const engine::Dataset& data, int batch, int64_t
     engine::Tensor logits = model.forward(b.images, hooks);
     for (size_t i = 0; i < idx.size(); ++i) {
       const float* row = logits.data() + i * classes;
+      if (!all_finite(row, classes)) {
+        ++non_finite;
+        continue;
+      }
       top1 += in_top_k(row, classes, b.labels[i], 1);
       top5 += in_top_k(row, classes, b.labels[i], std::min(5, classes));
     }
@@ -55,7 +64,13 @@ Accuracy evaluate(ResNet& model, const engine::Dataset& data, int batch, int64_t
     progress.update(done, status);
   }
   progress.finish(status);
-  return {100.0 * top1 / std::max<int64_t>(n, 1), 100.0 * top5 / std::max<int64_t>(n, 1), n};
+  if (non_finite > 0)
+    std::fprintf(stderr,
+                 "warning: %lld of %lld samples gave NaN or infinite logits and count as wrong: "
+                 "the model's weights or normalisation hold non-finite values, or overflow\n",
+                 static_cast<long long>(non_finite), static_cast<long long>(n));
+  return {100.0 * top1 / std::max<int64_t>(n, 1), 100.0 * top5 / std::max<int64_t>(n, 1), n,
+          non_finite};
 }
 
 }  // namespace models

@@ -12,10 +12,13 @@ struct Accuracy {
   double top1 = 0.0;  // percent
   double top5 = 0.0;  // percent
   int64_t n = 0;
+  int64_t non_finite = 0;  // samples whose logits hold a NaN or an infinity: counted wrong
 };
 
 // The first `limit` images (all when limit <= 0), in dataset order, batches of `batch`.
-// `hooks` lets a quantized model evaluate through its fake-quantized layers.
+// `hooks` lets a quantized model evaluate through its fake-quantized layers. A sample whose
+// logits are not all finite is a miss (no comparison with NaN can make it a hit), and a
+// warning on stderr counts such samples.
 Accuracy evaluate(ResNet& model, const engine::Dataset& data, int batch, int64_t limit = 0,
                   const ForwardHooks& hooks = {});
 

@@ -16,6 +16,8 @@
 
 namespace models {
 
+std::string checkpoint_path(const TrainConfig& c) { return c.out + ".ckpt"; }
+
 namespace {
 
 // Random crop (after zero padding in pixel space, as torchvision's RandomCrop(padding)) and
@@ -39,8 +41,6 @@ void augment(engine::Tensor& x, int padding, bool flip, engine::Rng& rng) {
     }
   }
 }
-
-std::string checkpoint_path(const TrainConfig& c) { return c.out + ".ckpt"; }
 
 void save_checkpoint(const TrainConfig& c, ResNet& model, engine::Optimizer& opt,
                      engine::EpochSchedule& schedule, int epochs_done) {

@@ -33,6 +33,9 @@ struct TrainConfig {
 ModelConfig config_for_dataset(const std::string& arch, char shortcut, const std::string& spec,
                                int num_classes);
 
+// The checkpoint written beside config.out after every epoch.
+std::string checkpoint_path(const TrainConfig& config);
+
 // Trains and writes config.out; returns the final test top-1 (percent).
 double train(const TrainConfig& config);
 

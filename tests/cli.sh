@@ -57,6 +57,77 @@ expect "an unknown method lists the methods" 2 "genie, qdrop, brecq, adaround or
 expect "an unknown distillation method is a usage error" 2 "zeroq" -- \
   "$genie" distill --method gan --out "$tmp/x.gwt"
 
+# Hostile flag values: each a usage error naming the flag and the range it accepts.
+range_error() { # FLAG VALUE COMMAND...: the command refuses FLAG VALUE, naming both.
+  local flag=$1 value=$2
+  shift 2
+  expect "$1 --$flag $value is a usage error" 2 "--$flag must be .*, got $value" -- "$genie" "$@" --"$flag" "$value"
+}
+for value in 0 -3 10000; do range_error threads "$value" info; done
+expect "GENIE_THREADS=0 is a usage error" 2 "GENIE_THREADS must be 1..4096" -- env GENIE_THREADS=0 "$genie" info
+cores=$(getconf _NPROCESSORS_ONLN)
+expect "--threads above the cores is capped at the cores" 0 "^threads=$cores " -- "$genie" info --threads 4096
+expect "the cap is said" 0 "4096 threads asked for, $cores used" -- "$genie" info --threads 4096
+range_error batch 0 eval
+range_error limit -1 eval
+range_error num 0 distill --out "$tmp/x.gwt"
+range_error num 99999999 distill --out "$tmp/x.gwt"
+range_error batch 1 distill --out "$tmp/x.gwt"
+range_error iters -1 distill --out "$tmp/x.gwt"
+range_error wbits 9 quantize --calib "$tmp/d.gwt" --out "$tmp/x.gw"
+range_error abits 1 quantize --calib "$tmp/d.gwt" --out "$tmp/x.gw"
+range_error qdrop 1.5 quantize --calib "$tmp/d.gwt" --out "$tmp/x.gw"
+range_error round-weight -1 quantize --calib "$tmp/d.gwt" --out "$tmp/x.gw"
+range_error iters -5 quantize --calib "$tmp/d.gwt" --out "$tmp/x.gw"
+range_error batch -1 quantize --calib "$tmp/d.gwt" --out "$tmp/x.gw"
+range_error num 0 quantize --calib "$tmp/d.gwt" --out "$tmp/x.gw"
+expect "a NaN --qdrop is a usage error naming the flag" 2 "--qdrop: .*nan.*failed to parse" -- "$genie" quantize --calib "$tmp/d.gwt" --out "$tmp/x.gw" --qdrop nan
+expect "a negative --seed is a usage error naming the flag" 2 "--seed: .*-1.*failed to parse" -- \
+  "$genie" distill --out "$tmp/x.gwt" --seed=-1
+range_error epochs 0 train --out "$tmp/x.gw"
+range_error lr -1 train --out "$tmp/x.gw"
+range_error weight-decay 2 train --out "$tmp/x.gw"
+range_error batch 0 train --out "$tmp/x.gw"
+expect "an unknown --arch is a usage error" 2 "unknown arch 'resnet99'" -- "$genie" train --arch resnet99 --out "$tmp/x.gw"
+range_error wbits 1 run --out "$tmp/run"
+range_error limit -1 run --out "$tmp/run"
+expect "a --budget typo is a usage error" 2 "--budget must be smoke, demo or paper, got 'smok'" -- "$genie" run --budget smok
+range_error batch 1 bench recon
+range_error channels 0 bench recon
+range_error size 2 bench recon
+expect "an unknown bench --arch is a usage error" 2 "unknown arch 'foo'" -- "$genie" bench recon --arch foo
+
+# Outputs are checked before any work (timeout: a late check would first run the whole job), and
+# an output never overwrites an input, by the same path, a link or a hard link.
+late() { timeout 20 "$genie" "$@"; }
+expect "a missing --out folder is found first" 1 "nodir/x.gwt: the folder of --out does not exist" -- \
+  late distill --out "$tmp/nodir/x.gwt"
+expect "a missing --png folder is found first" 1 "nodir/s.png: the folder of --png does not exist" -- \
+  late distill --out "$tmp/x.gwt" --png "$tmp/nodir/s.png"
+expect "a file as the --out folder is found first" 1 "the folder of --out does not exist" -- \
+  late quantize --calib "$tmp/d.gwt" --out "$tmp/d.gwt/q.gw"
+expect "a folder as --out is refused" 1 "is a folder" -- late quantize --calib "$tmp/d.gwt" --out "$tmp"
+expect "run's --out folder must be possible" 1 "cannot make the --out folder" -- late run --out "$tmp/d.gwt/run"
+cp data/default.gw "$tmp/m.gw"
+cp "$tmp/d.gwt" "$tmp/d_before.gwt"
+ln -s "$tmp/d.gwt" "$tmp/link.gwt"
+ln "$tmp/d.gwt" "$tmp/hard.gwt"
+for same in d.gwt link.gwt hard.gwt; do
+  expect "quantize --out $same may not be --calib" 2 "--out '.*$same' is the same file as --calib" -- \
+    late quantize --calib "$tmp/d.gwt" --out "$tmp/$same"
+done
+expect "quantize --out may not be --model" 2 "same file as --model" -- \
+  late quantize --model "$tmp/m.gw" --calib "$tmp/d.gwt" --out "$tmp/./m.gw"
+expect "distill --out may not be --model" 2 "--out '.*m.gw' is the same file as --model" -- \
+  late distill --model "$tmp/m.gw" --out "$tmp/m.gw"
+expect "distill --png may not be --out" 2 "--png .* is the same file as --out" -- \
+  late distill --out "$tmp/x.gwt" --png "$tmp/x.gwt"
+expect "train's checkpoint may not be --data" 2 "checkpoint '.*t.gw.ckpt' is the same file as --data" -- \
+  late train --data "fashion-mnist:$tmp/t.gw.ckpt" --out "$tmp/t.gw"
+expect "run's files may not be --model" 2 "--out '.*run/fp32.gw' is the same file as --model" -- \
+  late run --model "$tmp/run/fp32.gw" --out "$tmp/run"
+expect "the refused inputs are intact" 0 "" -- sh -c "cmp data/default.gw '$tmp/m.gw' && cmp '$tmp/d_before.gwt' '$tmp/d.gwt'"
+
 # The benchmark's two loops, each in the format tools/bench.sh reads.
 expect "bench needs a mode" 2 "distill or recon" -- "$genie" bench --threads 1
 for mode in distill recon; do

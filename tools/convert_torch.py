@@ -4,11 +4,18 @@
 Usage:
   python3 tools/convert_torch.py IN.pth OUT.gw --arch ARCH [--shortcut A|B] [--num-classes N]
       [--in-channels C] [--width W] [--input-size S] [--mean m1,m2,m3 --std s1,s2,s3]
+      [--rename 'REGEX=REPLACEMENT' ...]
 
 Only the Python standard library is used: PyTorch is not needed. Both checkpoint formats are
 read: the zip-based torch.save format (PyTorch >= 1.6) and the legacy one. Checkpoints are
 untrusted: the pickles are read by an unpickler that resolves only the handful of globals a
-tensor state_dict needs and refuses every other one before anything is called.
+tensor state_dict needs and refuses every other one before anything is called; before that,
+check_pickle walks each pickle's opcodes without building anything and refuses one that nests
+too deeply, would build too much (memo reuse), or holds huge integers or lengths. Every failure
+is one line on stderr naming the file (a name mismatch adds an indented listing), exit 1.
+
+--rename rules (Python re.sub, applied in order) map foreign names such as an nn.Sequential's
+`0.weight` onto the architecture's before they are matched.
 
 ARCH is resnet20/32/44/56 (CIFAR style, akamaster naming: conv1, bn1, layer{1,2,3}.i.*,
 optional option-B `shortcut.{0,1}`, linear; `fc.*` is renamed to `linear.*`) or
@@ -23,6 +30,10 @@ import io
 import math
 import os
 import pickle
+import pickletools
+import re
+import reprlib
+import stat
 import struct
 import sys
 import tempfile
@@ -45,6 +56,178 @@ STATE_DICT_KEYS = ("state_dict", "model", "model_state_dict", "net")
 
 class ConvertError(Exception):
     """An expected problem; main() prints it as one line and exits with status 1."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Limits: a checkpoint is untrusted, so everything it declares is checked against a cap before
+# anything that large is read, decompressed or built
+# ----------------------------------------------------------------------------------------------
+
+MAX_CHECKPOINT_BYTES = 1 << 33        # 8 GiB: ImageNet ResNet checkpoints are ~100 MB
+MAX_ZIP_TOTAL_BYTES = 1 << 33         # all zip members together, uncompressed
+MAX_ZIP_RATIO = 200                   # torch.save stores records uncompressed, deflate gets
+ZIP_RATIO_FLOOR = 1 << 20             #   ~1000x on zeros: the ratio of records over 1 MiB
+MAX_PICKLE_BYTES = 1 << 26            # 64 MiB of pickle (a ResNet-50 state_dict takes ~40 KB)
+MAX_PICKLE_DEPTH = 100                # nesting; a checkpoint nests less than 10 deep
+MAX_PICKLE_OBJECTS = 10_000_000       # objects built, each memo reuse counted again
+MAX_PICKLE_STRING = 1 << 24           # 16 MiB for one string or bytes object
+MAX_PICKLE_LINE = 1 << 16             # a text argument (GLOBAL, STRING, FLOAT, ...)
+MAX_INT_BYTES = 32                    # LONG1/LONG4: torch's largest is the 10-byte legacy magic
+MAX_INT_DIGITS = 80                   # INT/LONG written in decimal
+
+
+class PickleLimit(Exception):
+    """A pickle that is malformed or exceeds a limit, found before it is unpickled."""
+
+
+class _Built:
+    """What the scan knows of one object the unpickler would build: its nesting depth and its
+    size counted as a tree (an object fetched from the memo n times counts n times)."""
+    __slots__ = ("depth", "size", "used")
+
+    def __init__(self, parts=()):
+        for p in parts:
+            p.used = True
+        self.depth = 1 + max((p.depth for p in parts), default=0)
+        self.size = 1 + sum(p.size for p in parts)
+        self.used = False  # inside another object: from then on its depth and size are final
+
+
+_MARK = object()
+_OPCODES = {op.code.encode("latin-1"): op for op in pickletools.opcodes}
+_GROWS_IN_PLACE = frozenset(("APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD"))
+_MEMO_PUT = frozenset(("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"))
+_MEMO_GET = frozenset(("GET", "BINGET", "LONG_BINGET"))
+_MEMO_OPS = _MEMO_PUT | _MEMO_GET
+_LENGTH_PREFIX = {pickletools.TAKEN_FROM_ARGUMENT1: "<B", pickletools.TAKEN_FROM_ARGUMENT4: "<i",
+                  pickletools.TAKEN_FROM_ARGUMENT4U: "<I", pickletools.TAKEN_FROM_ARGUMENT8U: "<Q"}
+
+
+def _read_line(data, pos, limit):
+    end = data.find(b"\n", pos, pos + limit + 1)
+    if end < 0:
+        if len(data) - pos <= limit:
+            raise EOFError
+        raise PickleLimit("a text argument longer than %d bytes" % limit)
+    return data[pos:end], end + 1
+
+
+def _read_arg(op, data, pos):
+    """Reads the argument of op at data[pos:]; returns (value or None, position after it).
+    Only memo indices are decoded; every length and integer is checked against its cap."""
+    n = op.arg.n if op.arg else 0
+    if n >= 0:
+        if pos + n > len(data):
+            raise EOFError
+        raw = data[pos:pos + n]
+        return (int.from_bytes(raw, "little") if op.name in _MEMO_OPS else None,
+                pos + n)
+    if n == pickletools.UP_TO_NEWLINE:
+        line, pos = _read_line(data, pos, MAX_PICKLE_LINE)
+        if op.arg.name == "stringnl_noescape_pair":  # GLOBAL and INST: module and name lines
+            _, pos = _read_line(data, pos, MAX_PICKLE_LINE)
+        if op.name in ("INT", "LONG", "GET", "PUT") and len(line) > MAX_INT_DIGITS:
+            raise PickleLimit("an integer of %d digits (at most %d)" % (len(line), MAX_INT_DIGITS))
+        if op.name in ("GET", "PUT"):
+            if not line.isdigit():
+                raise PickleLimit("a bad memo index")
+            return int(line), pos
+        return None, pos
+    fmt = _LENGTH_PREFIX[n]
+    width = struct.calcsize(fmt)
+    if pos + width > len(data):
+        raise EOFError
+    (length,) = struct.unpack_from(fmt, data, pos)
+    pos += width
+    if op.name in ("LONG1", "LONG4") and length > MAX_INT_BYTES:
+        raise PickleLimit("an integer of %d bytes (at most %d)" % (length, MAX_INT_BYTES))
+    if length < 0:
+        raise PickleLimit("a negative length %d" % length)
+    if length > MAX_PICKLE_STRING:
+        raise PickleLimit("a %d-byte string (at most %d)" % (length, MAX_PICKLE_STRING))
+    if pos + length > len(data):
+        raise PickleLimit("a %d-byte string with %d bytes left" % (length, len(data) - pos))
+    return None, pos + length
+
+
+def _pop_args(op, stack):
+    """Pops what op consumes (everything above the mark, for mark opcodes); returns it."""
+    before = op.stack_before
+    if pickletools.markobject in before:
+        if _MARK not in stack:
+            raise PickleLimit("%s without a MARK" % op.name)
+        mark = len(stack) - 1 - stack[::-1].index(_MARK)
+        parts = stack[mark + 1:]
+        del stack[mark:]
+        count = before.index(pickletools.markobject)
+    else:
+        parts, count = [], len(before)
+    if len(stack) < count or _MARK in stack[len(stack) - count:]:
+        raise PickleLimit("%s with too few arguments on the stack" % op.name)
+    parts = stack[len(stack) - count:] + parts
+    del stack[len(stack) - count:]
+    return parts
+
+
+def _step(op, arg, stack, memo, data_len):
+    """Applies op's effect on the stack and the memo to the scan's stand-ins."""
+    if op.name in _MEMO_PUT:
+        if not stack or stack[-1] is _MARK:
+            raise PickleLimit("%s with an empty stack" % op.name)
+        index = len(memo) if op.name == "MEMOIZE" else arg
+        if index > data_len:  # the pickler numbers memo entries 0, 1, 2, ...
+            raise PickleLimit("memo index %d out of range" % index)
+        memo[index] = stack[-1]
+        return
+    if op.name in _MEMO_GET:
+        if arg not in memo:
+            raise PickleLimit("memo entry %d fetched before it is stored" % arg)
+        stack.append(memo[arg])
+        return
+    parts = _pop_args(op, stack)
+    if op.name in _GROWS_IN_PLACE:
+        target = parts[0]
+        if target.used:
+            raise PickleLimit("an object changed after it was used (a self-referencing "
+                              "structure)")
+        grown = _Built(parts[1:])
+        target.depth = max(target.depth, grown.depth)
+        target.size += grown.size - 1
+        stack.append(target)
+    elif op.name == "DUP":
+        stack += parts * 2
+    elif op.stack_after == [pickletools.markobject]:
+        stack.append(_MARK)
+    elif op.stack_after:
+        stack.append(_Built(parts))
+    top = stack[-1] if stack else None
+    if isinstance(top, _Built):
+        if top.depth > MAX_PICKLE_DEPTH:
+            raise PickleLimit("nesting deeper than %d levels" % MAX_PICKLE_DEPTH)
+        if top.size > MAX_PICKLE_OBJECTS:
+            raise PickleLimit("more than %d objects (memo entries reused over and over)"
+                              % MAX_PICKLE_OBJECTS)
+
+
+def check_pickle(data, start=0):
+    """Walks the opcodes of the pickle at data[start:] without building anything and returns
+    the offset after its STOP. Raises PickleLimit for a pickle that nests too deeply, would
+    build too much (memo reuse), holds huge integers or declares lengths past its end; EOFError
+    for one that ends early. The unpickler then runs only on pickles that passed."""
+    stack, memo = [], {}
+    pos = start
+    while True:
+        if pos - start > MAX_PICKLE_BYTES:
+            raise PickleLimit("longer than %d bytes" % MAX_PICKLE_BYTES)
+        if pos >= len(data):
+            raise EOFError
+        op = _OPCODES.get(data[pos:pos + 1])
+        if op is None:
+            raise PickleLimit("unknown opcode 0x%02x at offset %d" % (data[pos], pos))
+        arg, pos = _read_arg(op, data, pos + 1)
+        if op.name == "STOP":
+            return pos
+        _step(op, arg, stack, memo, len(data))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -135,15 +318,17 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
     if not isinstance(storage, Storage):
         raise pickle.UnpicklingError("tensor without a storage")
     if not _is_int(storage_offset) or storage_offset < 0:
-        raise pickle.UnpicklingError("bad tensor storage offset %r" % (storage_offset,))
+        raise pickle.UnpicklingError("bad tensor storage offset %s" % _brief(storage_offset))
     if not isinstance(size, (tuple, list)) or not isinstance(stride, (tuple, list)):
         raise pickle.UnpicklingError("bad tensor size/stride")
     size, stride = tuple(size), tuple(stride)
     if len(size) != len(stride) or len(size) > 64:
-        raise pickle.UnpicklingError("bad tensor size/stride %r/%r" % (size, stride))
+        raise pickle.UnpicklingError("bad tensor size/stride %s/%s"
+                                         % (_brief(size), _brief(stride)))
     for v in size + stride:
         if not _is_int(v) or v < 0:
-            raise pickle.UnpicklingError("bad tensor size/stride %r/%r" % (size, stride))
+            raise pickle.UnpicklingError("bad tensor size/stride %s/%s"
+                                         % (_brief(size), _brief(stride)))
     return LazyTensor(storage, storage_offset, size, stride)
 
 
@@ -236,9 +421,14 @@ class RestrictedUnpickler(pickle.Unpickler):
         return self._persistent_load(pid)
 
 
-def _unpickle(path, f, persistent_load=None):
+def _unpickle(path, data, start, persistent_load=None):
+    """Checks the pickle at data[start:] against the limits, then unpickles it; returns the
+    object and the offset after the pickle."""
     try:
-        return RestrictedUnpickler(f, persistent_load).load()
+        end = check_pickle(data, start)
+        return RestrictedUnpickler(io.BytesIO(data[start:end]), persistent_load).load(), end
+    except PickleLimit as e:
+        raise ConvertError("%s: refusing the checkpoint pickle: %s" % (path, e)) from None
     except RefusedGlobal as e:
         raise ConvertError("%s: refusing to load global %s (checkpoints are untrusted)"
                            % (path, e.qualname)) from None
@@ -251,24 +441,56 @@ def _unpickle(path, f, persistent_load=None):
     except MemoryError:
         raise ConvertError("%s: corrupt checkpoint (pickle too large)" % path) from None
     except Exception as e:  # any malformed pickle: UnpicklingError, ValueError, TypeError, ...
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ConvertError("%s: corrupt checkpoint pickle (%s)" % (path, msg)) from None
+        raise ConvertError("%s: corrupt checkpoint pickle (%s)" % (path, _first_line(e))) \
+            from None
+
+
+def _first_line(e):
+    """An exception's message as one line (or its type when it has none)."""
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else type(e).__name__
 
 
 def _decode(x):
     return x.decode("ascii", "replace") if isinstance(x, bytes) else x
 
 
+_BRIEF = reprlib.Repr()
+_BRIEF.maxlevel, _BRIEF.maxstring, _BRIEF.maxother = 2, 60, 60
+
+
+def _brief(x):
+    """A short repr of an untrusted object: a plain repr could walk a huge shared graph."""
+    return _BRIEF.repr(x)
+
+
 # ----------------------------------------------------------------------------------------------
 # Checkpoint formats
 # ----------------------------------------------------------------------------------------------
+
+def _check_zip_sizes(path, zf):
+    """Refuses a zip bomb before anything is decompressed: members that expand far more than
+    deflate does on real data, or more bytes in all than a checkpoint can need."""
+    total = 0
+    for info in zf.infolist():
+        total += info.file_size
+        if info.compress_type != zipfile.ZIP_STORED and info.file_size > ZIP_RATIO_FLOOR \
+                and info.file_size > MAX_ZIP_RATIO * info.compress_size:
+            raise ConvertError("%s: zip record %s expands %d bytes to %d (a zip bomb?)"
+                               % (path, info.filename, info.compress_size, info.file_size))
+    if total > MAX_ZIP_TOTAL_BYTES:
+        raise ConvertError("%s: zip records declare %d bytes in all, more than %d (a zip bomb?)"
+                           % (path, total, MAX_ZIP_TOTAL_BYTES))
+
 
 def _load_zip(path, blob):
     try:
         zf = zipfile.ZipFile(io.BytesIO(blob))
         names = zf.namelist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as e:
-        raise ConvertError("%s: not a valid zip checkpoint (%s)" % (path, e)) from None
+    except Exception as e:  # zipfile raises a dozen types on damaged archives
+        raise ConvertError("%s: not a valid zip checkpoint (%s)" % (path, _first_line(e))) \
+            from None
+    _check_zip_sizes(path, zf)
     pkls = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
     if "data.pkl" in names:
         pkls.append("data.pkl")
@@ -279,18 +501,27 @@ def _load_zip(path, blob):
                            "(not a torch.save checkpoint)" % path)
     prefix = pkls[0][:-len("data.pkl")]
 
-    def read(name):
+    def read(name, max_bytes):
         try:
-            return zf.read(name)
+            info = zf.getinfo(name)
         except KeyError:
             raise ConvertError("%s: missing record %s" % (path, name)) from None
-        except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError,
-                NotImplementedError) as e:
-            raise ConvertError("%s: corrupt zip record %s (%s)" % (path, name, e)) from None
+        if info.file_size > max_bytes:
+            raise ConvertError("%s: zip record %s has %d bytes, expected at most %d"
+                               % (path, name, info.file_size, max_bytes))
+        try:
+            data = zf.read(info)
+        except Exception as e:  # zipfile and its decompressors raise many types
+            raise ConvertError("%s: corrupt zip record %s (%s)" % (path, name, _first_line(e))) \
+                from None
+        if len(data) != info.file_size:
+            raise ConvertError("%s: zip record %s has %d bytes, its header says %d"
+                               % (path, name, len(data), info.file_size))
+        return data
 
     byteorder = "little"
     if prefix + "byteorder" in names:
-        byteorder = read(prefix + "byteorder").decode("ascii", "replace").strip()
+        byteorder = read(prefix + "byteorder", 16).decode("ascii", "replace").strip()
         if byteorder not in ("little", "big"):
             raise ConvertError("%s: unknown byteorder %r" % (path, byteorder))
 
@@ -299,7 +530,7 @@ def _load_zip(path, blob):
     def persistent_load(pid):
         if not isinstance(pid, tuple) or len(pid) != 5 or _decode(pid[0]) != "storage":
             kind = pid[0] if isinstance(pid, tuple) and pid else pid
-            raise pickle.UnpicklingError("unsupported persistent id %r" % (kind,))
+            raise pickle.UnpicklingError("unsupported persistent id %s" % _brief(kind))
         _, stype, key, _location, numel = pid
         key = _decode(key)
         if not isinstance(stype, StorageType) or not isinstance(key, str) or not _is_int(numel) \
@@ -312,7 +543,7 @@ def _load_zip(path, blob):
             raise pickle.UnpicklingError("storage %s used with two dtypes" % key)
         return st
 
-    obj = _unpickle(path, io.BytesIO(read(prefix + "data.pkl")), persistent_load)
+    obj, _ = _unpickle(path, read(prefix + "data.pkl", MAX_PICKLE_BYTES), 0, persistent_load)
     for key, st in storages.items():
         name = prefix + "data/" + key
         try:
@@ -320,33 +551,27 @@ def _load_zip(path, blob):
         except KeyError:
             raise ConvertError("%s: missing record %s" % (path, name)) from None
         nbytes = st.numel * st.stype.itemsize
-        if size < nbytes:
+        if size != nbytes:
             raise ConvertError("%s: storage %s has %d bytes, expected %d"
                                % (path, key, size, nbytes))
 
         def load(name=name, nbytes=nbytes):  # read on first use: optimizer state is skipped
-            data = read(name)
-            if len(data) < nbytes:
-                raise ConvertError("%s: record %s is short" % (path, name))
-            return memoryview(data)[:nbytes]
+            return memoryview(read(name, nbytes))
         st.loader = load
         st.byteorder = byteorder
     return obj
 
 
 def _load_legacy(path, blob):
-    f = io.BytesIO(blob)
-    magic = _unpickle(path, f)
+    magic, pos = _unpickle(path, blob, 0)
     if magic != LEGACY_MAGIC:
         raise ConvertError("%s: not a PyTorch checkpoint (bad magic number)" % path)
-    proto = _unpickle(path, f)
+    proto, pos = _unpickle(path, blob, pos)
     if proto != LEGACY_PROTOCOL:
-        raise ConvertError("%s: unsupported legacy checkpoint protocol %r" % (path, proto))
-    sys_info = _unpickle(path, f)
-    if isinstance(sys_info, dict) and sys_info.get("little_endian") is False:
-        # torch writes legacy raw storages little-endian regardless of the host; the 8-byte
-        # element counts too. Nothing to do, but note the pickle came from a big-endian host.
-        pass
+        raise ConvertError("%s: unsupported legacy checkpoint protocol %s" % (path, _brief(proto)))
+    # sys_info: torch writes legacy raw storages and their 8-byte element counts
+    # little-endian whatever the host, so nothing in it matters here
+    _, pos = _unpickle(path, blob, pos)
 
     roots = {}
     views = {}
@@ -358,7 +583,7 @@ def _load_legacy(path, blob):
         if kind == "module":
             raise pickle.UnpicklingError("checkpoint holds a whole nn.Module, not a state_dict")
         if kind != "storage" or len(pid) != 6:
-            raise pickle.UnpicklingError("unsupported persistent id %r" % (kind,))
+            raise pickle.UnpicklingError("unsupported persistent id %s" % _brief(kind))
         _, stype, key, _location, numel, view = pid
         key = _decode(key)
         if not isinstance(stype, StorageType) or not isinstance(key, str) or not _is_int(numel) \
@@ -381,17 +606,17 @@ def _load_legacy(path, blob):
             v.base, v.base_offset = root, voff
         return v
 
-    obj = _unpickle(path, f, persistent_load)
-    keys = _unpickle(path, f)
+    obj, pos = _unpickle(path, blob, pos, persistent_load)
+    keys, pos = _unpickle(path, blob, pos)
     if not isinstance(keys, list):
         raise ConvertError("%s: corrupt legacy checkpoint (no storage key list)" % path)
-    pos = f.tell()
     mv = memoryview(blob)
     for key in keys:
         key = _decode(key)
         st = roots.get(key)
         if st is None:
-            raise ConvertError("%s: corrupt legacy checkpoint (unknown storage %r)" % (path, key))
+            raise ConvertError("%s: corrupt legacy checkpoint (unknown storage %s)"
+                               % (path, _brief(key)))
         if pos + 8 > len(blob):
             raise ConvertError("%s: truncated checkpoint (storage %s missing)" % (path, key))
         (count,) = struct.unpack_from("<q", blob, pos)
@@ -417,6 +642,12 @@ def load_checkpoint(path):
     """Returns the unpickled checkpoint object; tensors are LazyTensor."""
     try:
         with open(path, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ConvertError("%s: not a regular file" % path)
+            if info.st_size > MAX_CHECKPOINT_BYTES:
+                raise ConvertError("%s: %d bytes, more than the %d a checkpoint may have"
+                                   % (path, info.st_size, MAX_CHECKPOINT_BYTES))
             blob = fh.read()
     except OSError as e:
         raise ConvertError("%s: cannot read (%s)" % (path, e.strerror or e)) from None
@@ -534,12 +765,13 @@ def extract_state_dict(path, obj):
     if not isinstance(obj, dict):
         raise ConvertError("%s: checkpoint is a %s, not a state_dict" % (path, type(obj).__name__))
     if not any(isinstance(v, LazyTensor) for v in obj.values()):
-        keys = ", ".join(sorted(str(k) for k in obj.keys())[:8])
+        keys = ", ".join(sorted(_brief(k) if not isinstance(k, str) else k[:60]
+                                for k in obj.keys())[:8])
         raise ConvertError("%s: no state_dict found (top-level keys: %s)" % (path, keys or "none"))
     out = OrderedDict()
     for k, v in obj.items():
         if not isinstance(k, str):
-            raise ConvertError("%s: state_dict key %r is not a string" % (path, k))
+            raise ConvertError("%s: state_dict key %s is not a string" % (path, _brief(k)))
         if not isinstance(v, LazyTensor):
             raise ConvertError("%s: state_dict entry %s is a %s, not a tensor"
                                % (path, k, type(v).__name__))
@@ -609,29 +841,90 @@ def _fmt_shape(s):
     return "(" + ", ".join(str(d) for d in s) + ("," if len(s) == 1 else "") + ")"
 
 
+MAX_LISTED_NAMES = 20
+
+
+def _listing(path, arch, shortcut, missing, unmatched):
+    """The name-mismatch message: a summary line, then the expected names the checkpoint
+    lacks beside the checkpoint's tensors (with shapes) that the architecture lacks, the first
+    20 of each."""
+    model = arch + (" (shortcut %s)" % shortcut if arch in CIFAR_ARCHS else "")
+    lines = ["%s: tensor names do not match %s: %d expected tensor%s missing, %d checkpoint "
+             "tensor%s unmatched (--rename REGEX=REPLACEMENT maps checkpoint names)"
+             % (path, model, len(missing), "" if len(missing) == 1 else "s", len(unmatched),
+                "" if len(unmatched) == 1 else "s")]
+    columns = []
+    for names in (missing, ["%s %s" % (n, _fmt_shape(s)) for n, s in unmatched]):
+        shown = names[:MAX_LISTED_NAMES]
+        if len(names) > MAX_LISTED_NAMES:
+            shown.append("... and %d more" % (len(names) - MAX_LISTED_NAMES))
+        columns.append(shown or ["(none)"])
+    heads = ["missing, expected by %s:" % arch, "unmatched in the checkpoint:"]
+    width = max(len(s) for s in columns[0] + heads[:1]) + 3
+    for i in range(max(len(col) for col in columns) + 1):
+        left, right = [heads[j] if i == 0 else (columns[j][i - 1] if i - 1 < len(columns[j])
+                                                else "") for j in (0, 1)]
+        lines.append(("  " + left.ljust(width) + right).rstrip())
+    return "\n".join(lines)
+
+
+def check_names(path, sd, arch, shortcut):
+    """Raises ConvertError listing the names that do not match (they do not depend on sizes,
+    so this runs before any size is inferred)."""
+    want = [name for name, _ in expected_tensors(arch, shortcut, 3, 10)]
+    expected = set(want)
+    missing = [name for name in want if name not in sd]
+    unmatched = [(name, t.shape) for name, t in sd.items() if name not in expected]
+    if missing or unmatched:
+        raise ConvertError(_listing(path, arch, shortcut, missing, unmatched))
+
+
 def validate(path, sd, arch, shortcut, in_channels, num_classes, width=None):
-    """Raises ConvertError naming the first missing/unexpected/mis-shaped tensor."""
+    """Raises ConvertError naming the first mis-shaped tensor or one that is not floating
+    point; the names must already match (check_names)."""
     spec = expected_tensors(arch, shortcut, in_channels, num_classes, width)
-    want = OrderedDict(spec)
     problems = []
     for name, shape in spec:
-        if name not in sd:
-            problems.append("missing tensor %s (expected shape %s)" % (name, _fmt_shape(shape)))
-        elif sd[name].shape != shape:
+        if sd[name].shape != shape:
             problems.append("tensor %s: expected shape %s, got %s"
                             % (name, _fmt_shape(shape), _fmt_shape(sd[name].shape)))
-    for name, t in sd.items():
-        if name not in want:
-            problems.append("unexpected tensor %s (shape %s) for %s%s"
-                            % (name, _fmt_shape(t.shape), arch,
-                               " with shortcut %s" % shortcut if arch in CIFAR_ARCHS else ""))
-    for name in sd:
-        if name in want and sd[name].dtype not in FLOAT_DTYPES:
+    for name, shape in spec:
+        if sd[name].dtype not in FLOAT_DTYPES:
             problems.append("tensor %s has dtype %s, expected a floating-point type"
                             % (name, sd[name].dtype))
     if problems:
         more = " (and %d more problems)" % (len(problems) - 1) if len(problems) > 1 else ""
         raise ConvertError("%s: %s%s" % (path, problems[0], more))
+
+
+def parse_rename(text):
+    """--rename 'REGEX=REPLACEMENT' -> (compiled regex, replacement). The last '=' splits, so
+    the regex may hold a lookahead; the replacement is checked here, not on first use."""
+    pattern, sep, replacement = text.rpartition("=")
+    if not sep or not pattern:
+        raise ConvertError("convert_torch.py: --rename %r: expected REGEX=REPLACEMENT" % text)
+    try:
+        regex = re.compile(pattern)
+        regex.sub(replacement, "")
+    except re.error as e:
+        raise ConvertError("convert_torch.py: --rename %r: %s" % (text, e)) from None
+    return regex, replacement
+
+
+def rename_tensors(path, sd, renames):
+    """Applies each (regex, replacement) in order to every name, as re.sub does."""
+    out, origin = OrderedDict(), {}
+    for name, t in sd.items():
+        new = name
+        for regex, replacement in renames:
+            new = regex.sub(replacement, new)
+        if not new:
+            raise ConvertError("%s: --rename turns %s into an empty name" % (path, name))
+        if new in out:
+            raise ConvertError("%s: --rename turns both %s and %s into %s"
+                               % (path, origin[new], name, new))
+        out[new], origin[new] = t, name
+    return out
 
 
 def _parse_floats(opt, text):
@@ -651,8 +944,9 @@ def _fmt_float(v):
 
 
 def convert(in_path, out_path, arch, shortcut=None, num_classes=None, in_channels=None,
-            input_size=None, mean=None, std=None, width=None):
-    """Converts IN to OUT; returns (metadata list, number of tensors)."""
+            input_size=None, mean=None, std=None, width=None, renames=()):
+    """Converts IN to OUT; returns (metadata list, number of tensors). renames: the
+    (regex, replacement) pairs of parse_rename, applied to the checkpoint's names in order."""
     if arch not in CIFAR_ARCHS and arch not in IMAGENET_ARCHS:
         raise ConvertError("convert_torch.py: unknown arch %r (expected one of %s)"
                            % (arch, ", ".join(list(CIFAR_ARCHS) + list(IMAGENET_ARCHS))))
@@ -669,7 +963,8 @@ def convert(in_path, out_path, arch, shortcut=None, num_classes=None, in_channel
     if (mean is None) != (std is None):
         raise ConvertError("convert_torch.py: --mean and --std must be given together")
 
-    sd = extract_state_dict(in_path, load_checkpoint(in_path))
+    renames = [parse_rename(r) if isinstance(r, str) else r for r in renames]
+    sd = rename_tensors(in_path, extract_state_dict(in_path, load_checkpoint(in_path)), renames)
     if cifar:
         renamed = OrderedDict()
         for name, t in sd.items():
@@ -684,12 +979,13 @@ def convert(in_path, out_path, arch, shortcut=None, num_classes=None, in_channel
             shortcut = "B" if any(".shortcut." in n for n in sd) else "A"
     else:
         shortcut = "B"
+    check_names(in_path, sd, arch, shortcut)
 
     head = "linear.weight" if cifar else "fc.weight"
-    c1 = sd.get("conv1.weight")
-    if c1 is None or len(c1.shape) != 4:
-        raise ConvertError("%s: missing tensor conv1.weight (a 4-d tensor), cannot infer the "
-                           "width and input channels" % in_path)
+    c1 = sd["conv1.weight"]  # check_names made sure it is there
+    if len(c1.shape) != 4:
+        raise ConvertError("%s: conv1.weight has shape %s, expected a 4-d tensor to infer the "
+                           "width and input channels from" % (in_path, _fmt_shape(c1.shape)))
     if c1.shape[0] < 1 or c1.shape[1] < 1:
         raise ConvertError("%s: conv1.weight has shape %s" % (in_path, _fmt_shape(c1.shape)))
     if width is not None and width != c1.shape[0]:
@@ -704,10 +1000,10 @@ def convert(in_path, out_path, arch, shortcut=None, num_classes=None, in_channel
     if in_channels is None:
         in_channels = c1.shape[1]
     if num_classes is None:
-        h = sd.get(head)
-        if h is None or len(h.shape) != 2:
-            raise ConvertError("%s: missing tensor %s (a 2-d tensor), cannot infer the number "
-                               "of classes" % (in_path, head))
+        h = sd[head]
+        if len(h.shape) != 2:
+            raise ConvertError("%s: %s has shape %s, expected a 2-d tensor to infer the number "
+                               "of classes from" % (in_path, head, _fmt_shape(h.shape)))
         num_classes = h.shape[0]
         if num_classes < 1:
             raise ConvertError("%s: %s has shape %s" % (in_path, head, _fmt_shape(h.shape)))
@@ -812,6 +1108,11 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(1)
 
 
+def _fail(message):
+    sys.stderr.write(message + "\n")
+    return 1
+
+
 def main(argv=None):
     p = _Parser(prog="convert_torch.py",
                 description="Convert a PyTorch ResNet checkpoint to a genie .gw weight file.")
@@ -828,13 +1129,22 @@ def main(argv=None):
     p.add_argument("--input-size", type=int, help="default: 32 (CIFAR) / 224 (ImageNet)")
     p.add_argument("--mean", help="per-channel mean, comma-separated")
     p.add_argument("--std", help="per-channel std, comma-separated")
+    p.add_argument("--rename", action="append", default=[], metavar="REGEX=REPLACEMENT",
+                   help="rename checkpoint tensors (Python re.sub, after a leading 'module.' "
+                   "is stripped) before they are matched; repeatable, applied in order")
     a = p.parse_args(argv)
     try:
         meta, n = convert(a.input, a.output, a.arch, a.shortcut, a.num_classes, a.in_channels,
-                          a.input_size, a.mean, a.std, a.width)
+                          a.input_size, a.mean, a.std, a.width, a.rename)
     except ConvertError as e:
-        sys.stderr.write("%s\n" % e)
-        return 1
+        return _fail(str(e))
+    except MemoryError:
+        return _fail("%s: out of memory while converting" % a.input)
+    except RecursionError:
+        return _fail("%s: checkpoint nested too deeply to convert" % a.input)
+    except Exception as e:  # a bug here must still not print a traceback at the user
+        return _fail("%s: cannot convert (unexpected %s: %s)"
+                     % (a.input, type(e).__name__, _first_line(e)))
     print("%s: %d tensors, %s" % (a.output, n, ", ".join("%s=%s" % kv for kv in meta)))
     return 0
 

@@ -7,6 +7,12 @@ Output, in tests/fixtures/checkpoints/ (a few KB in all):
   tiny_legacy.pth  the same, _use_new_zipfile_serialization=False
   tiny_bare.pth    a bare state_dict (zip format) of nn.Parameters, with num_batches_tracked
   tiny_expected.json  names, dtypes, shapes and row-major values of every tensor above
+  resnet20_sequential.pth  the parity fixtures' ResNet-20 (shortcut A, width 4, 1 channel;
+      tests/fixtures/parity/resnet20_A_zip.pth) as one flat nn.Sequential: its state_dict
+      names are 0.* (stem conv), 1.* (stem BN), 3.* to 11.* (the nine blocks), 14.* (the
+      classifier). Its PyTorch logits on the parity input are checked here to equal the
+      parity fixture's, so converting it with the README's --rename lines must give the same
+      .gw as the parity checkpoint, whose genie logits tests/test_parity.cpp compares
 The state_dict holds a float32 tensor, a transposed (non-contiguous) one, a view with a
 storage offset, a strided slice, float16 and float64 tensors, an int64 num_batches_tracked
 and two tensors that share one storage.
@@ -18,6 +24,10 @@ import os
 import sys
 
 import torch
+import torch.nn as nn
+
+import make_parity_fixtures as mpf
+from mutate_convert_torch import read_gw
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures",
                    "checkpoints")
@@ -49,6 +59,27 @@ def describe(sd):
     return out
 
 
+def sequential_resnet20():
+    """The parity ResNet-20 with shortcut A, its layers flattened into one nn.Sequential."""
+    m = mpf.build("resnet20", "A", 4, 1)
+    m.load_state_dict(torch.load(os.path.join(mpf.OUT, "resnet20_A_zip.pth")))
+    return nn.Sequential(m.conv1, m.bn1, nn.ReLU(), *m.layer1, *m.layer2, *m.layer3,
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), m.linear).eval()
+
+
+def save_sequential():
+    seq = sequential_resnet20()
+    meta, tensors = read_gw(os.path.join(mpf.OUT, "logits.gwt"))
+    shape, values = tensors[meta["resnet20_A.input"]]
+    x = torch.tensor(values).reshape(shape)
+    with torch.no_grad():
+        logits = seq.double()(x.double()).float()
+    want_shape, want = tensors["resnet20_A.logits"]
+    if not torch.equal(logits, torch.tensor(want).reshape(want_shape)):
+        raise SystemExit("the nn.Sequential ResNet-20 does not compute the parity logits")
+    torch.save(seq.float().state_dict(), os.path.join(OUT, "resnet20_sequential.pth"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     sd = tiny_state_dict()
@@ -71,6 +102,7 @@ def main():
     bare = m.state_dict(keep_vars=True)  # nn.Parameter objects -> _rebuild_parameter
     torch.save(bare, os.path.join(OUT, "tiny_bare.pth"))
 
+    save_sequential()
     expected = {"tiny": describe(sd), "bare": describe(m.state_dict())}
     with open(os.path.join(OUT, "tiny_expected.json"), "w") as f:
         json.dump(expected, f, indent=1)

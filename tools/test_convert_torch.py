@@ -8,12 +8,14 @@ The TorchTests class builds real CIFAR/torchvision ResNets in memory and is skip
 PyTorch is not importable.
 """
 
+import contextlib
 import io
 import json
 import math
 import os
 import pickle
 import random
+import re
 import struct
 import subprocess
 import sys
@@ -25,6 +27,9 @@ from collections import OrderedDict
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import convert_torch as ct  # noqa: E402
+import mutate_convert_torch as mutate  # noqa: E402
+from mutate_convert_torch import p_global as _p_global, p_int as _p_int, p_str as _p_str, \
+    p_tuple as _p_tuple, read_gw  # noqa: E402
 
 SCRIPT = os.path.join(HERE, "convert_torch.py")
 FIXTURES = os.path.join(HERE, "..", "tests", "fixtures", "checkpoints")
@@ -39,55 +44,6 @@ except Exception:  # pragma: no cover - depends on the machine
 
 def f32(x):
     return struct.unpack("<f", struct.pack("<f", x))[0]
-
-
-# ----------------------------------------------------------------------------------------------
-# A strict reader of the genie container (data/FORMAT.md)
-# ----------------------------------------------------------------------------------------------
-
-def read_gw(path, raw=False):
-    """Returns (metadata, {name: (shape, values)}); values are the little-endian float32 bytes
-    when raw is true, else a tuple of floats."""
-    with open(path, "rb") as fh:
-        b = fh.read()
-    pos = 0
-
-    def take(n):
-        nonlocal pos
-        if pos + n > len(b):
-            raise ValueError("truncated")
-        r = b[pos:pos + n]
-        pos += n
-        return r
-
-    def u32():
-        return struct.unpack("<I", take(4))[0]
-
-    def string():
-        return take(u32()).decode("utf-8")
-
-    assert take(4) == b"GNIE"
-    assert u32() == 1
-    meta = OrderedDict()
-    for _ in range(u32()):
-        k = string()
-        assert k not in meta
-        meta[k] = string()
-    tensors = OrderedDict()
-    for _ in range(u32()):
-        name = string()
-        assert 1 <= len(name.encode()) <= 1024 and name not in tensors
-        dtype, bits, ndim = struct.unpack("<BBB", take(3))
-        assert (dtype, bits) == (0, 32) and ndim <= 8
-        dims = struct.unpack("<%dI" % ndim, take(4 * ndim))
-        n = 1
-        for d in dims:
-            n *= d
-        data = take(4 * n)
-        vals = data if raw else struct.unpack("<%df" % n, data)
-        tensors[name] = (tuple(dims), vals)
-    assert pos == len(b), "trailing bytes"
-    return meta, tensors
 
 
 # ----------------------------------------------------------------------------------------------
@@ -112,23 +68,6 @@ def bf16(x):
     """x rounded (truncated) to bfloat16, as a float."""
     return struct.unpack("<f", struct.pack("<I", struct.unpack("<I", struct.pack("<f", x))[0]
                                            & 0xFFFF0000))[0]
-
-
-def _p_str(s):
-    b = s.encode("utf-8")
-    return b"X" + struct.pack("<I", len(b)) + b
-
-
-def _p_int(i):
-    return b"J" + struct.pack("<i", i)
-
-
-def _p_global(mod, name):
-    return b"c" + mod.encode() + b"\n" + name.encode() + b"\n"
-
-
-def _p_tuple(items):
-    return b"(" + b"".join(items) + b"t"
 
 
 def _p_value(v, tensor_cb):
@@ -241,11 +180,18 @@ class TmpDirCase(unittest.TestCase):
             fh.write(data)
         return p
 
-    def assertFails(self, args, *fragments, out=None):
+    def assertFails(self, args, *fragments, out=None, listing=False):
+        """The converter exits 1 with one line on stderr holding each fragment; with listing,
+        that line may be followed by the indented lines of a name listing."""
         rc, stdout, stderr = run_cli(*args)
         self.assertEqual(rc, 1, stderr)
         self.assertNotIn("Traceback", stderr)
-        self.assertEqual(len(stderr.strip().splitlines()), 1, stderr)
+        lines = stderr.rstrip("\n").split("\n")
+        if listing:
+            self.assertLessEqual(len(lines), 2 + ct.MAX_LISTED_NAMES + 1, stderr)
+            self.assertTrue(all(line.startswith("  ") for line in lines[1:]), stderr)
+        else:
+            self.assertEqual(len(lines), 1, stderr)
         for frag in fragments:
             self.assertIn(frag, stderr)
         if out is not None:
@@ -521,9 +467,13 @@ class ErrorTests(TmpDirCase):
         sd = cifar_state()
         del sd["layer3.2.bn2.running_var"]
         out = self.path("out.gw")
-        self.assertFails([self.ckpt(sd), out, "--arch", "resnet20"],
-                         "in.pth: missing tensor layer3.2.bn2.running_var (expected shape (64,))",
-                         out=out)
+        err = self.assertFails([self.ckpt(sd), out, "--arch", "resnet20"],
+                               "in.pth: tensor names do not match resnet20 (shortcut A): 1 "
+                               "expected tensor missing, 0 checkpoint tensors unmatched",
+                               out=out, listing=True)
+        self.assertEqual(err.splitlines()[1:], [
+            "  missing, expected by resnet20:   unmatched in the checkpoint:",
+            "  layer3.2.bn2.running_var         (none)"])
 
     def test_misshaped_tensor(self):
         sd = cifar_state()
@@ -538,23 +488,24 @@ class ErrorTests(TmpDirCase):
         sd["extra.weight"] = T((2,), [1.0, 2.0])
         out = self.path("out.gw")
         self.assertFails([self.ckpt(sd), out, "--arch", "resnet20"],
-                         "unexpected tensor extra.weight (shape (2,))", out=out)
+                         "0 expected tensors missing, 1 checkpoint tensor unmatched",
+                         "  (none)", "extra.weight (2,)", out=out, listing=True)
 
     def test_wrong_depth(self):
         out = self.path("out.gw")
         self.assertFails([self.ckpt(cifar_state()), out, "--arch", "resnet32"],
-                         "missing tensor layer1.3.conv1.weight", out=out)
+                         "layer1.3.conv1.weight", out=out, listing=True)
 
     def test_shortcut_B_requested_for_A_weights(self):
         out = self.path("out.gw")
         self.assertFails([self.ckpt(cifar_state()), out, "--arch", "resnet20", "--shortcut", "B"],
-                         "missing tensor layer2.0.shortcut.0.weight", out=out)
+                         "layer2.0.shortcut.0.weight", out=out, listing=True)
 
     def test_shortcut_A_requested_for_B_weights(self):
         out = self.path("out.gw")
         self.assertFails([self.ckpt(cifar_state(shortcut="B")), out, "--arch", "resnet20",
-                          "--shortcut", "A"], "unexpected tensor layer2.0.shortcut.0.weight",
-                         out=out)
+                          "--shortcut", "A"], "layer2.0.shortcut.0.weight (32, 16, 1, 1)",
+                         out=out, listing=True)
 
     def test_num_classes_mismatch(self):
         out = self.path("out.gw")
@@ -685,7 +636,8 @@ class ErrorTests(TmpDirCase):
         sd = cifar_state()
         del sd["linear.bias"]
         out = self.write("out.gw", b"previous")
-        self.assertFails([self.ckpt(sd), out, "--arch", "resnet20"], "linear.bias")
+        self.assertFails([self.ckpt(sd), out, "--arch", "resnet20"], "linear.bias",
+                         listing=True)
         with open(out, "rb") as fh:
             self.assertEqual(fh.read(), b"previous")
 
@@ -786,6 +738,227 @@ class _Evil:
 
     def __reduce__(self):
         return (os.system, (self.cmd,))
+
+
+# ----------------------------------------------------------------------------------------------
+# Hostile and damaged checkpoints: limits checked before anything is built
+# ----------------------------------------------------------------------------------------------
+
+class PickleLimitTests(unittest.TestCase):
+    """check_pickle in this process: each limit holds exactly at its value."""
+
+    def assertRefused(self, pkl, fragment):
+        with self.assertRaisesRegex(ct.PickleLimit, fragment):
+            ct.check_pickle(pkl)
+
+    def test_python_pickles_pass_whole(self):
+        shared = {"t": (1, 2.5, "x"), "b": b"\0" * 300}
+        obj = {"a": [shared, shared, {1, 2}, frozenset([3])], "big": 2 ** 200, "neg": -7,
+               "s": "é" * 300, "l": list(range(3000)), "d": OrderedDict(a=None, b=True)}
+        for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+            data = pickle.dumps(obj, protocol=protocol) + b"trailing"
+            self.assertEqual(ct.check_pickle(data), len(data) - len(b"trailing"), protocol)
+
+    def test_depth_limit(self):
+        self.assertEqual(ct.check_pickle(b")" + b"\x85" * (ct.MAX_PICKLE_DEPTH - 1) + b"."),
+                         ct.MAX_PICKLE_DEPTH + 1)
+        self.assertRefused(b")" + b"\x85" * ct.MAX_PICKLE_DEPTH + b".", "nesting deeper than")
+
+    def test_objects_count_every_memo_fetch(self):
+        # level n of the laughs is a tree of 2**(n+1) - 1 objects
+        fits = max(n for n in range(40) if 2 ** (n + 1) - 1 <= ct.MAX_PICKLE_OBJECTS)
+        ct.check_pickle(mutate._laughs(fits) + b".")
+        self.assertRefused(mutate._laughs(fits + 1) + b".", "more than 10000000 objects")
+
+    def test_object_changed_after_use_refused(self):
+        # a cycle through another object: `inner` is built around `outer` before `outer`
+        # gets its items, so outer's size would no longer be what inner counted
+        outer = []
+        outer.append([outer])
+        self.assertRefused(pickle.dumps(outer, protocol=2), "changed after it was used")
+        loop = []
+        loop.append(loop)  # a list holding only itself changes nothing after its use
+        ct.check_pickle(pickle.dumps(loop, protocol=2))
+
+    def test_integer_limits(self):
+        ct.check_pickle(b"\x8a\x20" + b"\x01" * 32 + b".")
+        self.assertRefused(b"\x8a\x21" + b"\x01" * 33 + b".", "an integer of 33 bytes")
+        ct.check_pickle(b"I" + b"9" * 80 + b"\n.")
+        self.assertRefused(b"I" + b"9" * 81 + b"\n.", "an integer of 81 digits")
+
+    def test_lengths_and_ends(self):
+        self.assertRefused(b"X\x05\x00\x00\x00abc.", "a 5-byte string with 4 bytes left")
+        self.assertRefused(b"]r\x00\x00\x01\x00.", "memo index 65536 out of range")
+        self.assertRefused(b"h\x00.", "memo entry 0 fetched before it is stored")
+        self.assertRefused(b"\xff.", "unknown opcode 0xff")
+        for cut in (b"", b"X\x04\x00", b"I12", b"]"):
+            with self.assertRaises(EOFError):
+                ct.check_pickle(cut)
+
+
+class HostileTests(TmpDirCase):
+    """Each class of mutate_convert_torch.hostile_checkpoints(), converted in a process of its
+    own: exit 1, one line naming the file and the class's message, no hang, nothing run."""
+    CLASSES = {"nesting": ("deep",), "memo reuse": ("laughs", "self-appending"),
+               "integers": ("LONG", "INT of"), "lengths": ("BIN", "memo index", "text line"),
+               "zip": ("zip bomb", "declaring"), "code": ("GLOBAL", "INST", "OBJ", "EXT1")}
+
+    def check(self, kind):
+        cases = [case for case in mutate.hostile_checkpoints()
+                 if any(word in case[0] for word in self.CLASSES[kind])]
+        self.assertGreaterEqual(len(cases), 3)
+        for i, (label, data, fragment) in enumerate(cases):
+            with self.subTest(label):
+                self.assertIsNone(mutate.run_case(self.dir, i, data, fragment, None))
+
+    def test_deep_nesting(self):
+        self.check("nesting")
+
+    def test_memo_reuse(self):
+        self.check("memo reuse")
+
+    def test_huge_integers(self):
+        self.check("integers")
+
+    def test_giant_declared_lengths(self):
+        self.check("lengths")
+
+    def test_zip_bombs_and_lying_sizes(self):
+        self.check("zip")
+
+    def test_code_is_never_run(self):
+        self.check("code")
+
+    def test_every_hostile_case_is_in_a_class(self):
+        words = [w for ws in self.CLASSES.values() for w in ws]
+        for label, _, _ in mutate.hostile_checkpoints():
+            self.assertTrue(any(w in label for w in words), label)
+
+
+class MutationTests(unittest.TestCase):
+    def test_flipped_and_truncated_real_checkpoints(self):
+        count, problems = mutate.run(hostile=False)
+        self.assertEqual(count, 2 * (mutate.FLIPS_PER_BASE + mutate.TRUNCATIONS_PER_BASE))
+        self.assertEqual(problems, [])
+
+
+class MainTests(unittest.TestCase):
+    """Failures that no checkpoint should cause still end in one line, in this process."""
+
+    def run_main(self, error):
+        def fail(path):
+            raise error
+        saved, ct.load_checkpoint = ct.load_checkpoint, fail
+        stderr = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(stderr):
+                rc = ct.main(["in.pth", "out.gw", "--arch", "resnet20"])
+        finally:
+            ct.load_checkpoint = saved
+        return rc, stderr.getvalue()
+
+    def test_memory_recursion_and_bugs(self):
+        for error, message in ((MemoryError(), "in.pth: out of memory while converting\n"),
+                               (RecursionError(), "in.pth: checkpoint nested too deeply to "
+                                                  "convert\n"),
+                               (KeyError("x"), "in.pth: cannot convert (unexpected KeyError: "
+                                               "'x')\n")):
+            self.assertEqual(self.run_main(error), (1, message))
+
+
+# ----------------------------------------------------------------------------------------------
+# --rename
+# ----------------------------------------------------------------------------------------------
+
+def readme_renames():
+    """The --rename arguments of the README's nn.Sequential example."""
+    with open(os.path.join(HERE, "..", "README.md")) as f:
+        text = f.read()
+    section = text[text.index("## Converting a PyTorch checkpoint"):]
+    return re.findall(r"--rename '([^']+)'", section.split("tools/convert_torch.py seq.pth")[1])
+
+
+def sequential_name(name):
+    """The nn.Sequential name of an akamaster ResNet-20 tensor (the README's layout)."""
+    stem = {"conv1": "0", "bn1": "1", "linear": "14"}
+    head, rest = name.split(".", 1)
+    if head in stem:
+        return stem[head] + "." + rest
+    block, rest = rest.split(".", 1)  # layer<stage>.<block>.<rest>
+    return "%d.%s" % (3 + 3 * (int(head[-1]) - 1) + int(block), rest)
+
+
+class RenameTests(TmpDirCase):
+    SEQUENTIAL = os.path.join(FIXTURES, "resnet20_sequential.pth")
+
+    def rename_args(self):
+        return [a for r in readme_renames() for a in ("--rename", r)]
+
+    def test_readme_example(self):
+        self.assertEqual(len(readme_renames()), 12)
+        # converts exactly as the parity checkpoint it was made from; tests/test_parity.cpp
+        # compares that one's genie logits to PyTorch's
+        outs = []
+        for src, extra in ((self.SEQUENTIAL, self.rename_args()),
+                           (os.path.join(PARITY, "resnet20_A_zip.pth"), [])):
+            out = self.path("%d.gw" % len(outs))
+            rc, _, err = run_cli(src, out, *mutate.ARGS, *extra)
+            self.assertEqual(rc, 0, err)
+            with open(out, "rb") as fh:
+                outs.append(fh.read())
+        self.assertEqual(outs[0], outs[1])
+
+    def test_without_renames_the_names_are_listed(self):
+        out = self.path("out.gw")
+        err = self.assertFails([self.SEQUENTIAL, out, *mutate.ARGS], "resnet20_sequential.pth: "
+                               "tensor names do not match resnet20 (shortcut A): 97 expected "
+                               "tensors missing, 97 checkpoint tensors unmatched", out=out,
+                               listing=True)
+        lines = err.splitlines()
+        self.assertEqual(lines[1].split(), ["missing,", "expected", "by", "resnet20:",
+                                            "unmatched", "in", "the", "checkpoint:"])
+        self.assertEqual(lines[2].split(), ["conv1.weight", "0.weight", "(4,", "1,", "3,", "3)"])
+        self.assertEqual(lines[-1].split(), ["...", "and", "77", "more", "...", "and", "77",
+                                             "more"])
+        self.assertEqual(len(lines), 1 + 1 + ct.MAX_LISTED_NAMES + 1)
+
+    def test_synthesized_sequential_in_both_formats(self):
+        sd = cifar_state("resnet20", "A")
+        seq = OrderedDict((sequential_name(k), v) for k, v in sd.items())
+        self.assertIn("11.bn2.running_var", seq)
+        for legacy in (False, True):
+            src = self.write("seq.pth", synth_checkpoint({"model": seq}, legacy=legacy))
+            out = self.path("out.gw")
+            rc, _, err = run_cli(src, out, "--arch", "resnet20", *self.rename_args())
+            self.assertEqual(rc, 0, err)
+            _, tensors = read_gw(out)
+            self.assertEqual(list(tensors)[:2], ["conv1.weight", "bn1.weight"])
+            self.assertEqual(list(tensors["layer3.2.bn2.running_var"][1]),
+                             [f32(v) for v in sd["layer3.2.bn2.running_var"].values])
+
+    def test_bad_rules(self):
+        out = self.path("out.gw")
+        src = self.write("in.pth", synth_checkpoint(cifar_state()))
+        for rule, fragment in (("nothing", "--rename 'nothing': expected REGEX=REPLACEMENT"),
+                               ("=x", "expected REGEX=REPLACEMENT"),
+                               ("(=x", "--rename '(=x': missing ), unterminated subpattern"),
+                               ("a=\\2", "invalid group reference 2"),
+                               ("^.*$=", "--rename turns conv1.weight into an empty name"),
+                               ("^bn1=conv1", "--rename turns both conv1.weight and "
+                                              "bn1.weight into conv1.weight")):
+            with self.subTest(rule):
+                self.assertFails([src, out, "--arch", "resnet20", "--rename", rule], fragment,
+                                 out=out)
+
+    def test_rules_apply_in_order_with_groups(self):
+        sd = OrderedDict(("net." + k.replace("layer", "stage"), v) for k, v in
+                         cifar_state().items())
+        src = self.write("in.pth", synth_checkpoint({"state_dict": sd}))
+        out = self.path("out.gw")
+        rc, _, err = run_cli(src, out, "--arch", "resnet20", "--rename", r"^net\.=",
+                             "--rename", r"^stage(\d)=layer\1")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("layer3.2.conv2.weight", read_gw(out)[1])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -977,6 +1150,26 @@ class TorchTests(TmpDirCase):
                    mpf.build(arch, shortcut, width, 1).state_dict().items()
                    if not k.endswith("num_batches_tracked")]
             self.assertEqual(got, ct.expected_tensors(arch, shortcut, 1, 10, width), arch)
+
+    def test_sequential_fixture_is_a_flat_resnet20_with_the_parity_logits(self):
+        import torch
+        import make_converter_fixtures as mcf
+        m = _cifar_resnet(20, "A")  # akamaster's own modules, flattened
+        seq = torch.nn.Sequential(m.conv1, m.bn1, torch.nn.ReLU(), *m.layer1, *m.layer2,
+                                  *m.layer3, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                                  m.linear)
+        names = OrderedDict((k, None) for k in seq.state_dict()
+                            if not k.endswith("num_batches_tracked"))
+        renamed = ct.rename_tensors("seq", names, [ct.parse_rename(r) for r in readme_renames()])
+        self.assertEqual(list(renamed), [n for n, _ in ct.expected_tensors("resnet20", "A", 3, 10)])
+        fixture = mcf.sequential_resnet20()
+        fixture.load_state_dict(torch.load(RenameTests.SEQUENTIAL))
+        meta, tensors = read_gw(os.path.join(PARITY, "logits.gwt"))
+        shape, values = tensors[meta["resnet20_A.input"]]
+        with torch.no_grad():
+            logits = fixture.double()(torch.tensor(values).reshape(shape).double()).float()
+        want_shape, want = tensors["resnet20_A.logits"]
+        self.assertTrue(torch.equal(logits, torch.tensor(want).reshape(want_shape)))
 
     def test_torchvision_resnets(self):
         import torchvision

@@ -108,8 +108,7 @@ int bench(int argc, char** argv) {
       cxxopts::value<std::string>()->default_value("resnet20"));
   add("batch", "images per iteration", cxxopts::value<int>()->default_value("128"));
   add("channels", "input channels", cxxopts::value<int>()->default_value("3"));
-  add("size", "input size (0: 32 for CIFAR ResNets, 224 otherwise)",
-      cxxopts::value<int>()->default_value("0"));
+  add("size", "input size (default: 32 for CIFAR ResNets, 224 otherwise)", cxxopts::value<int>());
   add("iters", "timed iterations", cxxopts::value<int>()->default_value("5"));
   add_threads_option(options);
   options.parse_positional({"mode"});
@@ -118,19 +117,18 @@ int bench(int argc, char** argv) {
   std::string mode = args.count("mode") ? args["mode"].as<std::string>() : "";
   if (mode != "distill" && mode != "recon")
     throw cxxopts::exceptions::parsing("the mode must be distill or recon");
-  int batch = args["batch"].as<int>(), iters = args["iters"].as<int>();
-  if (batch < 2 || iters < 1) throw cxxopts::exceptions::parsing("--batch >= 2 and --iters >= 1");
-  apply_threads(args);
+  int batch = flag_in_range(args, "batch", 2, kMaxImages);
+  int iters = flag_in_range(args, "iters", 1, kMaxIterations);
   models::ModelConfig config;
   config.arch = args["arch"].as<std::string>();
-  config.in_channels = args["channels"].as<int>();
-  config.input_size = args["size"].as<int>() > 0           ? args["size"].as<int>()
-                      : models::is_cifar_arch(config.arch) ? 32
-                                                           : 224;
+  bool cifar = parse_flag_value([&] { return models::is_cifar_arch(config.arch); });
+  config.in_channels = flag_in_range(args, "channels", 1, 3);
+  config.input_size = args.count("size") ? flag_in_range(args, "size", 4, 1024) : cifar ? 32 : 224;
   config.mean.assign(config.in_channels, 0.5f);
   config.std.assign(config.in_channels, 0.25f);
-  if (!models::is_cifar_arch(config.arch)) config.num_classes = 1000;
-  models::validate(config);
+  if (!cifar) config.num_classes = 1000;
+  parse_flag_value([&] { models::validate(config); });
+  apply_threads(args);
   models::ResNet model(config, 0);
   double sec = mode == "distill" ? distill_iteration(model, batch, iters)
                                  : recon_iteration(model, batch, iters);

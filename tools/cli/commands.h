@@ -2,9 +2,13 @@
 // one library function; each returns the process exit code (0 ok, 1 failure, 2 usage error).
 #pragma once
 
+#include <cmath>
 #include <cxxopts.hpp>
+#include <limits>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace cli {
 
@@ -35,6 +39,53 @@ auto parse_flag_value(Parse parse) -> decltype(parse()) {
     throw cxxopts::exceptions::parsing(e.what());
   }
 }
+
+// The value of flag --`name`, a usage error naming the flag and the range unless it lies in
+// lo..hi (so a NaN, never inside any range, is refused too); hi = the type's maximum reads
+// "at least lo".
+template <class T>
+T flag_in_range(const cxxopts::ParseResult& args, const std::string& name, T lo, T hi) {
+  T value = args[name].as<T>();
+  if (!(value >= lo && value <= hi)) {
+    std::ostringstream message;
+    message << "--" << name << " must be ";
+    if (hi == std::numeric_limits<T>::max())
+      message << "at least " << lo;
+    else
+      message << lo << ".." << hi;
+    message << ", got " << value;
+    throw cxxopts::exceptions::parsing(message.str());
+  }
+  return value;
+}
+
+// The value of flag --`name`, a usage error unless it is at least lo.
+template <class T>
+T flag_at_least(const cxxopts::ParseResult& args, const std::string& name, T lo) {
+  return flag_in_range(args, name, lo, std::numeric_limits<T>::max());
+}
+
+// The most images a command holds or makes at once: far beyond any calibration set, and small
+// enough that counts of images times their values cannot overflow.
+constexpr int kMaxImages = 1 << 20;
+// The most iterations (or epochs) a loop takes.
+constexpr int kMaxIterations = 1 << 30;
+
+// A file or folder named by a flag, e.g. {"--calib", "d.gwt"}.
+struct PathFlag {
+  std::string flag;
+  std::string path;
+};
+
+// Checks, before any work, that every output can be written where it goes: its folder exists
+// and takes new files (engine::FileError naming the output otherwise), it is not a folder, and
+// it is none of the inputs nor another output, compared after resolving links and by device
+// and inode (a usage error naming both flags). Inputs with an empty path are skipped.
+void check_outputs(const std::vector<PathFlag>& inputs, const std::vector<PathFlag>& outputs);
+// Creates the folder `dir` (and its parents) if needed and checks that it takes new files.
+void prepare_output_folder(const PathFlag& dir);
+// The file or folder a dataset SPEC reads ("" when it names none).
+std::string dataset_path(const std::string& spec);
 
 // The --model flag of every command that reads a model ("" = the embedded default).
 void add_model_option(cxxopts::Options& options);

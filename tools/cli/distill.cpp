@@ -35,12 +35,17 @@ int distill(int argc, char** argv) {
   c.method = parse_flag_value(
       [&] { return genie::parse_distill_method(args["method"].as<std::string>()); });
   c.swing = swing == "on";
-  c.num_images = args["num"].as<int>();
-  c.batch = args["batch"].as<int>();
-  c.iters = args["iters"].as<int>();
+  c.num_images = flag_in_range(args, "num", 1, kMaxImages);
+  // BN statistics need two images; noise computes none.
+  c.batch =
+      flag_in_range(args, "batch", c.method == genie::DistillMethod::Noise ? 1 : 2, kMaxImages);
+  c.iters = flag_in_range(args, "iters", 0, kMaxIterations);
   c.seed = args["seed"].as<uint64_t>();
   c.out = args["out"].as<std::string>();
   c.resume = args.count("resume") > 0;
+  std::vector<PathFlag> outputs{{"--out", c.out}};
+  if (args.count("png")) outputs.push_back({"--png", args["png"].as<std::string>()});
+  check_outputs({{"--model", args["model"].as<std::string>()}}, outputs);
   models::ResNet model = models::load_model_or_default(args["model"].as<std::string>());
   genie::DistillResult r = genie::distill(model, c);
   if (args.count("png"))

@@ -1,4 +1,5 @@
 // `genie eval`: top-1 / top-5 accuracy of a model on a dataset.
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 
@@ -48,6 +49,8 @@ int eval(int argc, char** argv) {
   add_threads_option(options);
   cxxopts::ParseResult args;
   if (!parse_or_help(options, argc, argv, args)) return 0;
+  int batch = flag_in_range(args, "batch", 1, kMaxImages);
+  int64_t limit = flag_at_least(args, "limit", int64_t{0});
   apply_threads(args);
   LoadedModel loaded = load_any_model(args["model"].as<std::string>());
   const models::ModelConfig& mc = loaded.model->config();
@@ -56,8 +59,7 @@ int eval(int argc, char** argv) {
   engine::Rng rng(0);  // QDrop is off in evaluation: nothing is drawn
   models::ForwardHooks hooks =
       loaded.quantized ? loaded.quantized->hooks(rng) : models::ForwardHooks{};
-  models::Accuracy acc = models::evaluate(*loaded.model, *data, args["batch"].as<int>(),
-                                          args["limit"].as<int64_t>(), hooks);
+  models::Accuracy acc = models::evaluate(*loaded.model, *data, batch, limit, hooks);
   if (data->unreadable() > 0)
     std::fprintf(stderr, "%lld unreadable images were counted as black images\n",
                  static_cast<long long>(data->unreadable()));

@@ -22,8 +22,8 @@ void add_quant_options(cxxopts::Options& options) {
       "8: first and last layers at 8 bits (the reference); same: all at --wbits/--abits",
       cxxopts::value<std::string>()->default_value("8"));
   add("qdrop", "QDrop probability", cxxopts::value<float>()->default_value("0.5"));
-  add("round-weight", "weight of the rounding loss (brecq: 0.01)",
-      cxxopts::value<float>()->default_value("-1"));
+  add("round-weight", "weight of the rounding loss (default: 1; brecq: 0.01)",
+      cxxopts::value<float>());
   add("seed", "random seed", cxxopts::value<uint64_t>()->default_value("0"));
 }
 
@@ -31,23 +31,18 @@ genie::QuantConfig quant_config(const cxxopts::ParseResult& args) {
   genie::QuantConfig c;
   c.method =
       parse_flag_value([&] { return genie::parse_quant_method(args["method"].as<std::string>()); });
-  c.policy.weight_bits = args["wbits"].as<int>();
-  c.policy.activation_bits = args["abits"].as<int>();
-  if (c.policy.weight_bits < 2 || c.policy.weight_bits > 8 || c.policy.activation_bits < 2 ||
-      c.policy.activation_bits > 8)
-    throw cxxopts::exceptions::parsing("--wbits and --abits must be 2..8");
+  c.policy.weight_bits = flag_in_range(args, "wbits", 2, 8);
+  c.policy.activation_bits = flag_in_range(args, "abits", 2, 8);
   std::string first_last = args["first-last"].as<std::string>();
   if (first_last != "8" && first_last != "same")
     throw cxxopts::exceptions::parsing("--first-last must be 8 or same");
   c.policy.first_last_8bit = first_last == "8";
-  c.iters = args["iters"].as<int>();
-  c.batch = args["batch"].as<int>();
-  c.drop = args["qdrop"].as<float>();
-  if (c.iters < 0 || c.batch < 0 || c.drop < 0 || c.drop > 1)
-    throw cxxopts::exceptions::parsing("--iters and --batch must be >= 0, --qdrop in [0, 1]");
-  float round_weight = args["round-weight"].as<float>();
-  c.round_weight =
-      round_weight >= 0 ? round_weight : (c.method == genie::QuantMethod::Brecq ? 0.01f : 1.0f);
+  c.iters = flag_in_range(args, "iters", 0, kMaxIterations);
+  c.batch = flag_in_range(args, "batch", 0, kMaxImages);
+  c.drop = flag_in_range(args, "qdrop", 0.0f, 1.0f);
+  c.round_weight = args.count("round-weight") ? flag_in_range(args, "round-weight", 0.0f, 1e6f)
+                   : c.method == genie::QuantMethod::Brecq ? 0.01f
+                                                           : 1.0f;
   c.seed = args["seed"].as<uint64_t>();
   return c;
 }
@@ -68,13 +63,16 @@ int quantize(int argc, char** argv) {
   for (const char* required : {"calib", "out"})
     if (!args.count(required))
       throw cxxopts::exceptions::parsing(std::string("--") + required + " is required");
-  apply_threads(args);
   genie::QuantConfig c = quant_config(args);
+  int num = flag_in_range(args, "num", 1, kMaxImages);
+  std::string calib = args["calib"].as<std::string>(), out = args["out"].as<std::string>();
+  check_outputs({{"--model", args["model"].as<std::string>()},
+                 {"--calib", genie::is_images_file(calib) ? calib : dataset_path(calib)}},
+                {{"--out", out}});
+  apply_threads(args);
   models::ResNet model = models::load_model_or_default(args["model"].as<std::string>());
-  engine::Tensor calibration = genie::load_calibration(model, args["calib"].as<std::string>(),
-                                                       args["num"].as<int>(), c.seed);
+  engine::Tensor calibration = genie::load_calibration(model, calib, num, c.seed);
   auto q = genie::quantize(model, calibration, c);
-  std::string out = args["out"].as<std::string>();
   genie::save_quantized(out, *q, genie::method_name(c.method));
   std::printf("quantized=%s method=%s wbits=%d abits=%d calibration_images=%d\n", out.c_str(),
               genie::method_name(c.method).c_str(), c.policy.weight_bits, c.policy.activation_bits,

@@ -22,19 +22,22 @@ int run(int argc, char** argv) {
   add_threads_option(options);
   cxxopts::ParseResult args;
   if (!parse_or_help(options, argc, argv, args)) return 0;
-  apply_threads(args);
   genie::RunConfig c;
   c.model = args["model"].as<std::string>();
   c.data = args["data"].as<std::string>();
-  c.weight_bits = args["wbits"].as<int>();
-  c.activation_bits = args["abits"].as<int>();
-  if (c.weight_bits < 2 || c.weight_bits > 8 || c.activation_bits < 2 || c.activation_bits > 8)
-    throw cxxopts::exceptions::parsing("--wbits and --abits must be 2..8");
-  c.budget = genie::budget_named(args["budget"].as<std::string>());
+  c.weight_bits = flag_in_range(args, "wbits", 2, 8);
+  c.activation_bits = flag_in_range(args, "abits", 2, 8);
+  c.budget =
+      parse_flag_value([&] { return genie::budget_named(args["budget"].as<std::string>()); });
   c.real_data = args.count("real") > 0;
   c.out_dir = args["out"].as<std::string>();
-  c.eval_limit = args["limit"].as<int64_t>();
+  c.eval_limit = flag_at_least(args, "limit", int64_t{0});
   c.seed = args["seed"].as<uint64_t>();
+  prepare_output_folder({"--out", c.out_dir});
+  std::vector<PathFlag> outputs;
+  for (const std::string& file : genie::output_files(c)) outputs.push_back({"--out", file});
+  check_outputs({{"--model", c.model}, {"--data", dataset_path(c.data)}}, outputs);
+  apply_threads(args);
   return genie::run_pipeline(c);
 }
 

@@ -1,4 +1,5 @@
 // `genie train`: train a ResNet classifier from scratch (see models/train.h).
+#include <cstdint>
 #include <iostream>
 
 #include "models/train.h"
@@ -28,19 +29,23 @@ int train(int argc, char** argv) {
   std::string shortcut = args["shortcut"].as<std::string>();
   if (shortcut != "A" && shortcut != "B")
     throw cxxopts::exceptions::parsing("--shortcut must be A or B");
-  apply_threads(args);
   models::TrainConfig c;
   c.arch = args["arch"].as<std::string>();
   c.shortcut = shortcut[0];
   c.data = args["data"].as<std::string>();
+  parse_flag_value(
+      [&] { models::validate(models::config_for_dataset(c.arch, c.shortcut, c.data, 10)); });
   c.out = args["out"].as<std::string>();
-  c.epochs = args["epochs"].as<int>();
-  c.batch = args["batch"].as<int>();
-  c.lr = args["lr"].as<float>();
-  c.weight_decay = args["weight-decay"].as<float>();
-  c.limit = args["limit"].as<int64_t>();
+  c.epochs = flag_in_range(args, "epochs", 1, kMaxIterations);
+  c.batch = flag_in_range(args, "batch", 1, kMaxImages);
+  c.lr = flag_in_range(args, "lr", 0.0f, 100.0f);
+  c.weight_decay = flag_in_range(args, "weight-decay", 0.0f, 1.0f);
+  c.limit = flag_at_least(args, "limit", int64_t{0});
   c.seed = args["seed"].as<uint64_t>();
   c.resume = args.count("resume") > 0;
+  check_outputs({{"--data", dataset_path(c.data)}},
+                {{"--out", c.out}, {"--out's checkpoint", models::checkpoint_path(c)}});
+  apply_threads(args);
   double top1 = models::train(c);
   std::cout << "top1=" << top1 << " out=" << c.out << "\n";
   return 0;
