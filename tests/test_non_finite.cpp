@@ -63,7 +63,7 @@ TEST_CASE("evaluate counts a sample with NaN logits as wrong, in top-1 and top-5
 TEST_CASE("evaluate counts NaN logits wrong when only one weight is NaN") {
   RandomImages data(12);
   models::ResNet m = tiny_model();
-  m.parameters()[0].values()[0] = kNaN;
+  m.parameters()[0].data()[0] = kNaN;
   models::Accuracy a = models::evaluate(m, data, 5);
   CHECK(a.top1 == 0.0);
   CHECK(a.non_finite == 12);
@@ -79,13 +79,13 @@ TEST_CASE("quantize stops at the first non-finite activation instead of returnin
     CAPTURE(genie::method_name(method));
     c.method = method;
     models::ResNet m = tiny_model();
-    m.parameters()[0].values()[0] = kNaN;
+    m.parameters()[0].data()[0] = kNaN;
     CHECK_THROWS_WITH_AS(genie::quantize(m, calibration, c), doctest::Contains("NaN"),
                          std::runtime_error);
   }
   models::ResNet m = tiny_model();
   engine::Tensor nan_images = engine::randn({16, 1, 8, 8}, rng);
-  nan_images.values()[3] = kNaN;
+  nan_images.data()[3] = kNaN;
   CHECK_THROWS_WITH_AS(genie::quantize(m, nan_images, c), doctest::Contains("conv1"),
                        std::runtime_error);
 }
