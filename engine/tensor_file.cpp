@@ -221,13 +221,17 @@ Shape read_shape(Cursor& in, const std::string& what, uint64_t* count) {
     shape[d] = static_cast<int>(dim);
     any_zero |= dim == 0;
   }
-  // A zero dimension makes the product 0 whatever the others multiply to.
-  *count = any_zero ? 0 : 1;
-  for (int d = 0; d < ndim && !any_zero; ++d) {
-    if (*count > static_cast<uint64_t>(INT64_MAX) / shape[d])
+  // The product of the non-zero dimensions must fit too: a zero dimension makes the count 0,
+  // but the engine multiplies dimensions in order, so (2^31-1, 2^31-1, 2^31-1, 0) would
+  // overflow there before reaching the 0.
+  uint64_t product = 1;
+  for (int d = 0; d < ndim; ++d) {
+    if (shape[d] == 0) continue;
+    if (product > static_cast<uint64_t>(INT64_MAX) / shape[d])
       in.fail(what + " element count of shape " + shape_str(shape) + " overflows");
-    *count *= shape[d];
+    product *= shape[d];
   }
+  *count = any_zero ? 0 : product;
   return shape;
 }
 
