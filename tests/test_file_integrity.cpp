@@ -7,8 +7,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -17,9 +15,11 @@
 #include "engine/tensor_file.h"
 #include "genie/quantized_file.h"
 #include "models/model_file.h"
+#include "tests/file_bytes.h"
 #include "tests/tiny_models.h"
 
-using Bytes = std::vector<uint8_t>;
+using testing::Bytes;
+using testing::read_bytes;
 
 namespace {
 
@@ -31,12 +31,6 @@ std::string scratch(const std::string& name) {
     return p;
   }();
   return (dir / name).string();
-}
-
-Bytes read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  REQUIRE(f);
-  return Bytes(std::istreambuf_iterator<char>(f), {});
 }
 
 // The error of parsing `bytes` as a model, or "" when it loads.
@@ -67,41 +61,6 @@ engine::TensorFile deep_copy(const engine::TensorFile& f) {
 
 bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
-}
-
-uint32_t u32_at(const Bytes& b, size_t at) {
-  return b[at] | b[at + 1] << 8 | b[at + 2] << 16 | static_cast<uint32_t>(b[at + 3]) << 24;
-}
-
-// Offsets of a version 2 file, walked independently of the reader: where the tensors start
-// and, per tensor, where its data starts and where its checksum sits.
-struct Layout {
-  size_t first_tensor = 0;
-  std::vector<std::pair<size_t, size_t>> data_and_crc;
-};
-
-Layout layout_of(const Bytes& b) {
-  Layout l;
-  size_t at = 8;
-  uint32_t pairs = u32_at(b, at);
-  at += 4;
-  for (uint32_t i = 0; i < 2 * pairs; ++i) at += 4 + u32_at(b, at);
-  uint32_t tensors = u32_at(b, at);
-  at += 8;  // the tensor count and the header checksum
-  l.first_tensor = at;
-  for (uint32_t t = 0; t < tensors; ++t) {
-    at += 4 + u32_at(b, at);
-    int bits = b[at + 1], ndim = b[at + 2];
-    at += 3;
-    uint64_t count = 1;
-    for (int d = 0; d < ndim; ++d, at += 4) count *= u32_at(b, at);
-    size_t data = at;
-    at += bits == 32 ? 4 * count : (count * bits + 7) / 8;
-    l.data_and_crc.emplace_back(data, at);
-    at += 4;
-  }
-  REQUIRE(at == b.size());
-  return l;
 }
 
 // Changes each byte at `offsets` in turn (xor 0xFF) and requires every copy to be refused.
@@ -138,19 +97,19 @@ TEST_CASE("every single changed byte of a small model file is refused") {
 
 TEST_CASE("changed bytes of data/default.gw are refused: all headers, sampled weights") {
   Bytes whole = read_bytes("data/default.gw");
-  Layout layout = layout_of(whole);
+  testing::FileLayout layout = testing::layout_of(whole);
+  REQUIRE(layout.tensors.back().end + 4 == whole.size());
   // Every byte outside tensor data (header, metadata, tensor headers, checksums), and the first,
   // last and every 4099th byte of each tensor's data.
   std::vector<size_t> offsets;
-  for (size_t i = 0; i < layout.first_tensor; ++i) offsets.push_back(i);
-  size_t after_previous = layout.first_tensor;
-  for (auto [data, crc] : layout.data_and_crc) {
-    for (size_t i = after_previous; i < data; ++i) offsets.push_back(i);
-    for (size_t i = data; i < crc; i += 4099) offsets.push_back(i);
-    if (crc > data) offsets.push_back(crc - 1);
-    for (size_t i = crc; i < crc + 4; ++i) offsets.push_back(i);
-    after_previous = crc + 4;
+  size_t outside_from = 0;
+  for (const testing::TensorSpan& t : layout.tensors) {
+    for (size_t i = outside_from; i < t.data; ++i) offsets.push_back(i);
+    for (size_t i = t.data; i < t.end; i += 4099) offsets.push_back(i);
+    if (t.end > t.data) offsets.push_back(t.end - 1);
+    outside_from = t.end;
   }
+  for (size_t i = outside_from; i < whole.size(); ++i) offsets.push_back(i);
   MESSAGE(offsets.size() << " of " << whole.size() << " bytes flipped one at a time");
   CHECK(count_refused(whole, offsets) == static_cast<int>(offsets.size()));
 }

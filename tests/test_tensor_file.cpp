@@ -15,12 +15,15 @@
 #include <vector>
 
 #include "engine/tensor_file.h"
+#include "tests/file_bytes.h"
 
 using engine::CodeTensor;
 using engine::FileError;
 using engine::Tensor;
 using engine::TensorFile;
-using Bytes = std::vector<uint8_t>;
+using testing::Bytes;
+using testing::read_bytes;
+using testing::write_bytes;
 
 namespace {
 
@@ -39,16 +42,6 @@ struct ScratchDir {
 std::string scratch(const std::string& name) {
   static const ScratchDir dir;
   return (dir.path / name).string();
-}
-
-Bytes read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(f), {});
-}
-
-void write_bytes(const std::string& path, const Bytes& bytes) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
 // The FileError message of reading `bytes` from a file, or "" when reading succeeds.

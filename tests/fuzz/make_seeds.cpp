@@ -2,61 +2,31 @@
 // the tiny test ResNet at width 2, as a model and quantized at 4 bits, each as version 2 and,
 // with its checksums stripped, as version 1. Run by `make fuzz-seeds` from the repo root.
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <string>
-#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/rng.h"
 #include "genie/quantized_file.h"
 #include "models/model_file.h"
+#include "tests/file_bytes.h"
 #include "tests/tiny_models.h"
 
 namespace {
 
-using Bytes = std::vector<uint8_t>;
-
-Bytes read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(f), {});
-}
-
-void write_bytes(const std::string& path, const Bytes& bytes) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-uint32_t u32_at(const Bytes& b, size_t at) {
-  return b[at] | b[at + 1] << 8 | b[at + 2] << 16 | static_cast<uint32_t>(b[at + 3]) << 24;
-}
+using testing::Bytes;
 
 // The same file as version 1: version field 1, the header and tensor checksums left out.
 Bytes strip_checksums(const Bytes& v2) {
-  Bytes out(v2.begin(), v2.begin() + 12);
+  testing::FileLayout layout = testing::layout_of(v2);
+  Bytes out(v2.begin(), v2.begin() + layout.header_end);
   out[4] = 1;
-  size_t at = 12;
-  for (uint32_t i = 0; i < 2 * u32_at(v2, 8); ++i) at += 4 + u32_at(v2, at);
-  uint32_t tensors = u32_at(v2, at);
-  at += 4;
-  out.insert(out.end(), v2.begin() + 12, v2.begin() + at);
-  at += 4;
-  for (uint32_t t = 0; t < tensors; ++t) {
-    size_t start = at;
-    at += 4 + u32_at(v2, at);
-    int bits = v2[at + 1], ndim = v2[at + 2];
-    at += 3;
-    uint64_t count = 1;
-    for (int d = 0; d < ndim; ++d, at += 4) count *= u32_at(v2, at);
-    at += bits == 32 ? 4 * count : (count * bits + 7) / 8;
-    out.insert(out.end(), v2.begin() + start, v2.begin() + at);
-    at += 4;
-  }
+  for (const testing::TensorSpan& t : layout.tensors)
+    out.insert(out.end(), v2.begin() + t.start, v2.begin() + t.end);
   return out;
 }
 
 void write_both(const std::string& v2_path, const std::string& v1_path) {
-  write_bytes(v1_path, strip_checksums(read_bytes(v2_path)));
+  testing::write_bytes(v1_path, strip_checksums(testing::read_bytes(v2_path)));
 }
 
 }  // namespace
