@@ -79,6 +79,10 @@ FUZZ_OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,und
             -fno-sanitize-recover=undefined
 
 fuzz:
+	@echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' | \
+	    clang++ -x c++ -fsanitize=fuzzer -fopenmp -o /dev/null - 2>/dev/null || \
+	    { echo "make fuzz needs clang with libFuzzer and OpenMP:" \
+	    "apt-get install -y clang libfuzzer-14-dev libomp-14-dev" >&2; exit 1; }
 	$(MAKE) BUILD=$(FUZZ_BUILD) CXX=clang++ OPT="$(FUZZ_OPT)" \
 	    $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
 	@for h in $(FUZZ_HARNESSES); do \
