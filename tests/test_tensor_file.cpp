@@ -120,8 +120,9 @@ std::vector<std::string> names_starting(const std::string& dir, const std::strin
   return names;
 }
 
+// An empty vector's data() may be null, which memcmp must not see even for 0 bytes.
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), 4 * a.size()) == 0;
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), 4 * a.size()) == 0);
 }
 
 bool contains(const std::string& s, const std::string& part) {
