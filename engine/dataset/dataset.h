@@ -38,9 +38,6 @@ class Dataset {
   virtual Batch load(const std::vector<int64_t>& indices) const = 0;
   // e.g. "fashion-mnist test (10000 images, /usr/share/datasets/fashion-mnist)"
   virtual std::string describe() const = 0;
-  // Always 0: an image that fails to decode is an error naming it, never a stand-in. Kept
-  // while tools/cli/eval.cpp still reports it.
-  int64_t unreadable() const { return 0; }
 };
 
 enum class Split { Train, Test };
