@@ -1,7 +1,8 @@
 # genie.cpp build. `make` builds build/genie; `make test` runs the test suites; `make run` runs
-# the main job on the embedded default model; `make bench` compares speed with PyTorch.
+# the main job on the embedded default model; `make bench` compares speed with PyTorch;
+# `make fuzz` runs the file-reader fuzzers (clang, libFuzzer; tests/fuzz/README.md).
 # Switches: DEBUG=1, SANITIZE=1, CUDA=1 (the CUDA backend; nvcc from PATH or /usr/local/cuda),
-# BUILD=dir.
+# BUILD=dir, FUZZ_RUNS=n.
 BUILD ?= build
 CXX ?= g++
 DEBUG ?= 0
@@ -49,7 +50,7 @@ CUDA_OBJ := $(CUDA_SRC:%.cu=$(OBJ)/%.o)
 STAMP := $(BUILD)/backend.stamp
 $(shell mkdir -p $(BUILD); [ "$$(cat $(STAMP) 2>/dev/null)" = "CUDA=$(CUDA)" ] || echo CUDA=$(CUDA) >$(STAMP))
 
-.PHONY: all deps test run bench format clean
+.PHONY: all deps test run bench format clean fuzz fuzz-seeds
 all: deps $(BUILD)/genie
 
 deps:
@@ -91,8 +92,46 @@ run: all
 bench: all
 	tools/bench.sh $(BUILD)/genie
 
+# The fuzzers and the library they drive are built apart, by clang with libFuzzer's coverage,
+# ASan and UBSan. Each harness runs FUZZ_RUNS inputs grown from its seed corpus (new inputs go
+# to a scratch corpus, never into tests/fuzz/seeds); any crash fails the target and leaves its
+# input in $(FUZZ_BUILD)/ for tests/fuzz/regressions/.
+FUZZ_RUNS ?= 20000
+FUZZ_BUILD := build-fuzz
+FUZZ_HARNESSES := tensor_file quantized_file
+FUZZ_OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+            -fno-sanitize-recover=undefined
+
+fuzz:
+	@echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' | \
+	    clang++ -x c++ -fsanitize=fuzzer -fopenmp -o /dev/null - 2>/dev/null || \
+	    { echo "make fuzz needs clang with libFuzzer and OpenMP:" \
+	    "apt-get install -y clang libfuzzer-14-dev libomp-14-dev" >&2; exit 1; }
+	$(MAKE) BUILD=$(FUZZ_BUILD) CXX=clang++ OPT="$(FUZZ_OPT)" \
+	    $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
+	@for h in $(FUZZ_HARNESSES); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$h; \
+	  echo "== fuzzing $$h: $(FUZZ_RUNS) inputs"; \
+	  $(FUZZ_BUILD)/fuzz_$$h -runs=$(FUZZ_RUNS) -seed=1 -artifact_prefix=$(FUZZ_BUILD)/$$h- \
+	      -print_final_stats=1 $(FUZZ_BUILD)/corpus/$$h tests/fuzz/seeds/$$h \
+	      > $(FUZZ_BUILD)/$$h.log 2>&1; \
+	  status=$$?; \
+	  grep -E 'executed_units|total_time|Done' $(FUZZ_BUILD)/$$h.log; \
+	  if [ $$status -ne 0 ]; then tail -n 60 $(FUZZ_BUILD)/$$h.log; exit 1; fi; \
+	done
+
+$(BUILD)/fuzz_%: $(OBJ)/tests/fuzz/%.o $(BUILD)/libgenie.a
+	$(CXX) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# Rewrites the seed corpora and hand-made regression inputs (tests/fuzz/make_seeds.cpp).
+fuzz-seeds: $(BUILD)/make_seeds
+	$(BUILD)/make_seeds
+
+$(BUILD)/make_seeds: $(OBJ)/tests/fuzz/make_seeds.o $(BUILD)/libgenie.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard engine/*.h engine/*/*.h models/*.h genie/*.h tools/*.h tools/cli/*.h tests/*.h)
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard tests/fuzz/*.cpp) $(wildcard engine/*.h engine/*/*.h models/*.h genie/*.h tools/*.h tools/cli/*.h tests/*.h)
 
 clean:
 	rm -rf $(BUILD)

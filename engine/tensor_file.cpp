@@ -2,19 +2,25 @@
 //
 // The whole file is read into memory and parsed by a cursor that checks every length against
 // the bytes that remain before it touches them, so a corrupt or truncated file can only ever
-// produce a FileError. The writer checks the same rules before it creates anything, so it never
-// writes a file the reader would reject.
+// produce a FileError. Version 2 adds CRC32 checksums (header with metadata, and each tensor),
+// verified before any tensor data is decoded, so damage that keeps the structure intact (a
+// flipped weight or metadata digit) is an error too rather than a silently different model.
+// The writer checks the same rules before it creates anything, so it never writes a file the
+// reader would reject.
 //
 // Shapes: a float tensor holds numel floats; a code tensor holds numel codes, one byte each in
 // memory and `bits` bits each on disk.
 #include "engine/tensor_file.h"
 
+#include <fcntl.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <random>
 #include <set>
 
 namespace engine {
@@ -22,7 +28,9 @@ namespace engine {
 namespace {
 
 constexpr char kMagic[4] = {'G', 'N', 'I', 'E'};
-constexpr uint32_t kVersion = 1;
+// Version 1 has no checksums; it is still read, never written.
+constexpr uint32_t kVersionPlain = 1;
+constexpr uint32_t kVersion = 2;
 constexpr uint32_t kMaxMetadata = 4096;
 constexpr uint32_t kMaxTensors = 65536;
 constexpr uint32_t kMaxMetaBytes = 1u << 20;
@@ -57,6 +65,16 @@ bool valid_utf8(const std::string& s) {
 }
 
 std::string quoted(const std::string& name) { return "'" + name + "'"; }
+
+std::string hex32(uint32_t v) {
+  char text[16];
+  std::snprintf(text, sizeof text, "0x%08x", v);
+  return text;
+}
+
+uint32_t crc_of(const uint8_t* bytes, size_t size) {
+  return static_cast<uint32_t>(crc32_z(crc32_z(0, nullptr, 0), bytes, size));
+}
 
 // Bytes of packed codes for `count` elements, or false when the bit count overflows.
 bool packed_bytes(uint64_t count, int bits, uint64_t* bytes) {
@@ -104,6 +122,7 @@ class Cursor {
 
   [[noreturn]] void fail(const std::string& what) const { throw FileError(path_ + ": " + what); }
   size_t remaining() const { return bytes_.size() - pos_; }
+  size_t position() const { return pos_; }
 
   // Consumes n bytes, failing with "<what> needs n bytes but only r remain" when short.
   const uint8_t* take(uint64_t n, const std::string& what) {
@@ -118,6 +137,14 @@ class Cursor {
   uint32_t u32(const std::string& what) {
     const uint8_t* p = take(4, what);
     return p[0] | p[1] << 8 | p[2] << 16 | static_cast<uint32_t>(p[3]) << 24;
+  }
+  // Reads the stored CRC32 of the bytes from `start` to here and compares it with theirs.
+  void check_crc(size_t start, const std::string& what) {
+    uint32_t computed = crc_of(bytes_.data() + start, pos_ - start);
+    uint32_t stored = u32(what + " checksum");
+    if (stored != computed)
+      fail(what + " checksum mismatch (stored " + hex32(stored) + ", computed " + hex32(computed) +
+           "): the file is damaged");
   }
   // A u32 length (min..max) followed by that many bytes of UTF-8.
   std::string text(const std::string& what, uint32_t min, uint32_t max) {
@@ -151,7 +178,8 @@ std::vector<uint8_t> slurp(const std::string& path) {
   return bytes;
 }
 
-void read_header(Cursor& in) {
+// Returns the version.
+uint32_t read_header(Cursor& in) {
   const uint8_t* magic = in.take(4, "magic");
   if (std::memcmp(magic, kMagic, 4) != 0) {
     char hex[16];
@@ -159,9 +187,10 @@ void read_header(Cursor& in) {
     in.fail(std::string("bad magic 0x") + hex + " (expected 'GNIE'): not a genie tensor file");
   }
   uint32_t version = in.u32("version");
-  if (version != kVersion)
+  if (version != kVersion && version != kVersionPlain)
     in.fail("unsupported version " + std::to_string(version) + " (expected " +
-            std::to_string(kVersion) + ")");
+            std::to_string(kVersionPlain) + " or " + std::to_string(kVersion) + ")");
+  return version;
 }
 
 void read_metadata(Cursor& in, TensorFile& file) {
@@ -192,20 +221,21 @@ Shape read_shape(Cursor& in, const std::string& what, uint64_t* count) {
     shape[d] = static_cast<int>(dim);
     any_zero |= dim == 0;
   }
-  // A zero dimension makes the product 0 whatever the others multiply to.
-  *count = any_zero ? 0 : 1;
-  for (int d = 0; d < ndim && !any_zero; ++d) {
-    if (*count > static_cast<uint64_t>(INT64_MAX) / shape[d])
+  // The product of the non-zero dimensions must fit too: a zero dimension makes the count 0,
+  // but the engine multiplies dimensions in order, so (2^31-1, 2^31-1, 2^31-1, 0) would
+  // overflow there before reaching the 0.
+  uint64_t product = 1;
+  for (int d = 0; d < ndim; ++d) {
+    if (shape[d] == 0) continue;
+    if (product > static_cast<uint64_t>(INT64_MAX) / shape[d])
       in.fail(what + " element count of shape " + shape_str(shape) + " overflows");
-    *count *= shape[d];
+    product *= shape[d];
   }
+  *count = any_zero ? 0 : product;
   return shape;
 }
 
-std::vector<float> read_floats(Cursor& in, const std::string& what, uint64_t count) {
-  if (count > UINT64_MAX / 4)
-    in.fail(what + " element count " + std::to_string(count) + " overflows");
-  const uint8_t* p = in.take(4 * count, what + ": data");
+std::vector<float> decode_floats(const uint8_t* p, uint64_t count) {
   std::vector<float> values(count);
   for (uint64_t i = 0; i < count; ++i, p += 4) {
     uint32_t u = p[0] | p[1] << 8 | p[2] << 16 | static_cast<uint32_t>(p[3]) << 24;
@@ -214,19 +244,18 @@ std::vector<float> read_floats(Cursor& in, const std::string& what, uint64_t cou
   return values;
 }
 
-std::vector<uint8_t> read_codes(Cursor& in, const std::string& what, uint64_t count, int bits) {
-  uint64_t bytes;
-  if (!packed_bytes(count, bits, &bytes))
-    in.fail(what + " element count " + std::to_string(count) + " overflows");
-  const uint8_t* p = in.take(bytes, what + ": data");
-  // Unused high bits of the last byte must be zero, so each file has one encoding.
-  int used = static_cast<int>((count * bits) % 8);
-  if (used != 0 && (p[bytes - 1] >> used) != 0)
-    in.fail(what + ": unused bits of the last code byte are not zero");
-  return unpack_codes(p, count, bits);
+// Bytes of a tensor's data on disk, failing when the count overflows 64 bits.
+uint64_t data_bytes(Cursor& in, const std::string& what, uint64_t count, int bits) {
+  uint64_t bytes = 0;
+  bool fits = bits == 32 ? count <= UINT64_MAX / 4 : packed_bytes(count, bits, &bytes);
+  if (!fits) in.fail(what + " element count " + std::to_string(count) + " overflows");
+  return bits == 32 ? 4 * count : bytes;
 }
 
-void read_tensor(Cursor& in, uint32_t index, std::set<std::string>& names, TensorFile& file) {
+// `checksummed`: the tensor ends with the CRC32 of its bytes from its name on (version 2).
+void read_tensor(Cursor& in, uint32_t index, bool checksummed, std::set<std::string>& names,
+                 TensorFile& file) {
+  size_t start = in.position();
   std::string name = in.text("tensor " + std::to_string(index) + " name", 1, kMaxNameBytes);
   if (!names.insert(name).second) in.fail("duplicate tensor name " + quoted(name));
   std::string what = "tensor " + quoted(name);
@@ -240,13 +269,21 @@ void read_tensor(Cursor& in, uint32_t index, std::set<std::string>& names, Tenso
     in.fail(what + " bits " + std::to_string(bits) + " is illegal for codes (must be 1..8)");
   uint64_t count;
   Shape shape = read_shape(in, what, &count);
+  uint64_t bytes = data_bytes(in, what, count, bits);
+  // The length check comes before any allocation: a shape can only claim bytes the file has.
+  const uint8_t* data = in.take(bytes, what + ": data");
+  if (checksummed) in.check_crc(start, what);
   if (dtype == kFloat32) {
-    std::vector<float> values = read_floats(in, what, count);
-    file.tensors.emplace_back(std::move(name), Tensor(std::move(shape), std::move(values)));
-  } else {
-    CodeTensor code{std::move(shape), bits, read_codes(in, what, count, bits)};
-    file.codes.emplace_back(std::move(name), std::move(code));
+    file.tensors.emplace_back(std::move(name),
+                              Tensor(std::move(shape), decode_floats(data, count)));
+    return;
   }
+  // Unused high bits of the last byte must be zero, so each file has one encoding.
+  int used = static_cast<int>((count * bits) % 8);
+  if (used != 0 && (data[bytes - 1] >> used) != 0)
+    in.fail(what + ": unused bits of the last code byte are not zero");
+  CodeTensor code{std::move(shape), bits, unpack_codes(data, count, bits)};
+  file.codes.emplace_back(std::move(name), std::move(code));
 }
 
 // ---- writing ----
@@ -311,6 +348,10 @@ void check_writable(const std::string& path, const TensorFile& file) {
   }
 }
 
+void put_crc(std::vector<uint8_t>& out, size_t start) {
+  put_u32(out, crc_of(out.data() + start, out.size() - start));
+}
+
 std::vector<uint8_t> serialize(const TensorFile& file) {
   std::vector<uint8_t> out(kMagic, kMagic + 4);
   put_u32(out, kVersion);
@@ -320,7 +361,9 @@ std::vector<uint8_t> serialize(const TensorFile& file) {
     put_text(out, value);
   }
   put_u32(out, static_cast<uint32_t>(file.tensors.size() + file.codes.size()));
+  put_crc(out, 0);
   for (const auto& [name, t] : file.tensors) {
+    size_t start = out.size();
     put_text(out, name);
     put_shape(out, kFloat32, 32, t.shape());
     for (float v : t.values()) {
@@ -328,26 +371,54 @@ std::vector<uint8_t> serialize(const TensorFile& file) {
       std::memcpy(&u, &v, 4);
       put_u32(out, u);
     }
+    put_crc(out, start);
   }
   for (const auto& [name, c] : file.codes) {
+    size_t start = out.size();
     put_text(out, name);
     put_shape(out, kCodes, c.bits, c.shape);
     std::vector<uint8_t> packed = pack_codes(c.codes, c.bits);
     out.insert(out.end(), packed.begin(), packed.end());
+    put_crc(out, start);
   }
   return out;
 }
 
-// Writes `tmp` completely and durably; returns 0 or the errno of the first failure.
-int write_durably(const std::string& tmp, const std::vector<uint8_t>& bytes) {
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) return errno;
-  int err = 0;
-  if (std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size() || std::fflush(f) != 0 ||
-      fsync(fileno(f)) != 0)
-    err = errno ? errno : EIO;
-  if (std::fclose(f) != 0 && err == 0) err = errno;
-  return err;
+// Creates a temporary file next to `path` that did not exist before: O_EXCL refuses any
+// existing name, a symlink planted there included, so nothing is ever written through a link.
+// Returns the descriptor (and the name in `tmp`), or -1 with errno set.
+int create_temporary(const std::string& path, std::string* tmp) {
+  static std::mt19937_64 names{std::random_device{}() ^ static_cast<uint64_t>(getpid())};
+  static const char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    *tmp = path + ".tmp.";
+    for (int k = 0; k < 8; ++k) tmp->push_back(kAlphabet[names() % (sizeof kAlphabet - 1)]);
+    int fd = open(tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  return -1;
+}
+
+// Writes all bytes and flushes them to the disk; returns 0 or the errno of the first failure.
+int write_all(int fd, const std::vector<uint8_t>& bytes) {
+  for (size_t done = 0; done < bytes.size();) {
+    ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    done += static_cast<size_t>(n);
+  }
+  return fsync(fd) == 0 ? 0 : errno;
+}
+
+// The rename is only durable once the directory entry is on disk too. Best effort: a
+// directory that cannot be opened for syncing still holds the complete file.
+void sync_directory_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  fsync(fd);
+  close(fd);
 }
 
 }  // namespace
@@ -387,14 +458,15 @@ TensorFile read_tensor_file(const std::string& path) {
 TensorFile parse_tensor_file(const std::vector<uint8_t>& bytes, const std::string& origin) {
   Cursor in(origin, bytes);
   TensorFile file;
-  read_header(in);
+  bool checksummed = read_header(in) == kVersion;
   read_metadata(in, file);
   uint32_t count = in.u32("tensor count");
+  if (checksummed) in.check_crc(0, "header and metadata");
   if (count > kMaxTensors)
     in.fail("tensor count " + std::to_string(count) + " exceeds the limit " +
             std::to_string(kMaxTensors));
   std::set<std::string> names;
-  for (uint32_t i = 0; i < count; ++i) read_tensor(in, i, names, file);
+  for (uint32_t i = 0; i < count; ++i) read_tensor(in, i, checksummed, names, file);
   if (in.remaining() != 0)
     in.fail(std::to_string(in.remaining()) + " trailing bytes after the last tensor");
   return file;
@@ -403,13 +475,17 @@ TensorFile parse_tensor_file(const std::vector<uint8_t>& bytes, const std::strin
 void write_tensor_file(const std::string& path, const TensorFile& file) {
   check_writable(path, file);
   std::vector<uint8_t> bytes = serialize(file);
-  std::string tmp = path + ".tmp";
-  int err = write_durably(tmp, bytes);
+  std::string tmp;
+  int fd = create_temporary(path, &tmp);
+  if (fd < 0) throw FileError(path + ": cannot write: " + std::strerror(errno));
+  int err = write_all(fd, bytes);
+  if (close(fd) != 0 && err == 0) err = errno;
   if (err == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
   if (err != 0) {
-    std::remove(tmp.c_str());
+    unlink(tmp.c_str());
     throw FileError(path + ": cannot write: " + std::strerror(err));
   }
+  sync_directory_of(path);
 }
 
 }  // namespace engine

@@ -1,9 +1,10 @@
 // The genie tensor file: metadata plus named tensors, the container for weights, quantized
 // models, distilled images and test fixtures. The byte layout is documented in data/FORMAT.md.
 //
-// Reading validates everything against the file length; any problem throws FileError whose
-// message names the file and the offending field or tensor. Writing is atomic (a temporary
-// file renamed over the target), so a killed run never leaves a half-written file.
+// Reading validates everything against the file length and the checksums (version 2); any
+// problem throws FileError whose message names the file and the offending field or tensor.
+// Writing is atomic (a freshly created temporary file, synced, then renamed over the target),
+// so a killed run never leaves a half-written file, and it never writes through a symlink.
 #pragma once
 
 #include <cstdint>

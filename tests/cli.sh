@@ -31,8 +31,8 @@ expect "a stray argument is a usage error" 2 "unexpected argument 'extra'" -- "$
 expect "a bad flag value is a usage error" 2 "many.*failed to parse" -- "$genie" eval --batch many
 expect "info names the OpenBLAS kernel" 0 "blas_core=" -- "$genie" info --threads 1
 expect "a missing model file names the file" 1 "$tmp/none.gw" -- "$genie" eval --model "$tmp/none.gw"
-printf 'GNIE\x02\x00\x00\x00' >"$tmp/v2.gw"
-expect "a wrong format version names the file" 1 "v2.gw.*version" -- "$genie" eval --model "$tmp/v2.gw"
+printf 'GNIE\x03\x00\x00\x00' >"$tmp/v3.gw"
+expect "a wrong format version names the file" 1 "v3.gw.*version" -- "$genie" eval --model "$tmp/v3.gw"
 head -c 5000 data/default.gw >"$tmp/cut.gw"
 expect "a truncated model names the file" 1 "cut.gw" -- "$genie" eval --model "$tmp/cut.gw"
 expect "a missing dataset names the path" 1 "$tmp/nodata" -- "$genie" eval --data "fashion-mnist:$tmp/nodata"

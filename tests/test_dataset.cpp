@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -274,7 +275,6 @@ TEST_CASE("folder: sorted classes and files, exact pixels at model size, gray re
   CHECK(at(b.images, 2, 2, 1, 3) == (30 + 50 + 200) % 256 / 255.0f);
   CHECK(at(b.images, 2, 0, 3, 1) == (10 + 150) / 255.0f);
   CHECK(b.images.values() == data->load({0, 1, 2, 2}).images.values());
-  CHECK(data->unreadable() == 0);
   CHECK_THROWS_AS(data->load({3}), std::invalid_argument);
   CHECK_THROWS_AS(data->load({-1}), std::invalid_argument);
 
@@ -310,20 +310,41 @@ TEST_CASE("folder: images of another size are resized on the shorter side and ce
     }
 }
 
-TEST_CASE("folder: a corrupt image is counted, warned about once, and becomes black") {
+TEST_CASE("folder: a corrupt image is an error naming the file, never a black stand-in") {
   TempDir dir("folder_corrupt");
   fs::create_directories(dir.path / "a");
   fs::create_directories(dir.path / "b");
   write_png(dir.path / "a" / "good.png", 2, 2, 3, [](int, int, int) { return 255; });
   std::ofstream(dir.path / "b" / "bad.jpg") << "this is not a jpeg";
   auto data = open_dataset("folder:" + dir.str(), ImageSpec{3, 2}, Split::Test);
-  Batch b = data->load({1, 0, 1});
-  CHECK(b.labels == std::vector<int>{1, 0, 1});
-  CHECK(data->unreadable() == 1);
-  for (int k = 0; k < 12; ++k) CHECK(b.images.data()[k] == 0.0f);
-  CHECK(b.images.data()[12] == 1.0f);
-  data->load({1});
-  CHECK(data->unreadable() == 1);
+  CHECK(data->load({0}).images.data()[0] == 1.0f);
+  std::string message = error_of([&] { data->load({0, 1}); });
+  CHECK(message.find("image " + (dir.path / "b" / "bad.jpg").string() + ": cannot decode") !=
+        std::string::npos);
+}
+
+TEST_CASE("folder: image sizes are checked from the header before anything is decoded") {
+  TempDir dir("folder_huge");
+  fs::create_directories(dir.path / "a");
+  // 4,000,000 x 1 compresses to tens of KB, but resized to 37 pixels high it would be 5 GB.
+  fs::path strip = dir.path / "a" / "strip.png";
+  write_png(strip, 4000000, 1, 1, [](int, int, int) { return 0; });
+  CHECK(fs::file_size(strip) < 65536);
+  auto data = open_dataset("folder:" + dir.str(), ImageSpec{1, 32}, Split::Test);
+  std::string message = error_of([&] { data->load({0}); });
+  CHECK(message.find("image " + strip.string() + ": declares 4000000x1 pixels") !=
+        std::string::npos);
+
+  // The header alone claims 10000 x 10000; PNG's IHDR holds width and height big-endian at
+  // bytes 16 and 20, and stbi_info reads no further.
+  std::ifstream in(strip, std::ios::binary);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+  for (int field : {16, 20})
+    for (int k = 0; k < 4; ++k) bytes[field + k] = static_cast<uint8_t>(10000u >> (24 - 8 * k));
+  write_file(strip, bytes, false);
+  message = error_of([&] { data->load({0}); });
+  INFO(message);
+  CHECK(message.find("declares 10000x10000 pixels") != std::string::npos);
 }
 
 TEST_CASE("dataset specs: missing folders name the path, unknown forms list the accepted ones") {

@@ -2,6 +2,7 @@
 // hand, and every kind of corruption ending in a FileError that names the file and the field.
 #include <doctest/doctest.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <cstdio>
@@ -14,12 +15,15 @@
 #include <vector>
 
 #include "engine/tensor_file.h"
+#include "tests/file_bytes.h"
 
 using engine::CodeTensor;
 using engine::FileError;
 using engine::Tensor;
 using engine::TensorFile;
-using Bytes = std::vector<uint8_t>;
+using testing::Bytes;
+using testing::read_bytes;
+using testing::write_bytes;
 
 namespace {
 
@@ -38,16 +42,6 @@ struct ScratchDir {
 std::string scratch(const std::string& name) {
   static const ScratchDir dir;
   return (dir.path / name).string();
-}
-
-Bytes read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(f), {});
-}
-
-void write_bytes(const std::string& path, const Bytes& bytes) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
 // The FileError message of reading `bytes` from a file, or "" when reading succeeds.
@@ -78,6 +72,10 @@ void header(Bytes& b, const std::string& name, uint8_t dtype, uint8_t bits,
   b.push_back(static_cast<uint8_t>(dims.size()));
   for (uint32_t d : dims) u32(b, d);
 }
+// Appends the CRC32 of b[start..] (a version 2 checksum).
+void crc(Bytes& b, size_t start) {
+  u32(b, static_cast<uint32_t>(crc32(0, b.data() + start, static_cast<uInt>(b.size() - start))));
+}
 Bytes preamble(uint32_t version = 1) {
   Bytes b{'G', 'N', 'I', 'E'};
   u32(b, version);
@@ -85,13 +83,16 @@ Bytes preamble(uint32_t version = 1) {
 }
 
 // One metadata pair, a float tensor 'fc.weight' (2, 3) = 0..5 and a 3-bit code tensor 'q'
-// holding 1, 2, 3, 4, 5.
-Bytes small_file() {
-  Bytes b = preamble();
+// holding 1, 2, 3, 4, 5; version 2 adds the checksums.
+Bytes small_file(uint32_t version = 2) {
+  bool checksummed = version == 2;
+  Bytes b = preamble(version);
   u32(b, 1);
   text(b, "arch");
   text(b, "resnet20");
   u32(b, 2);
+  if (checksummed) crc(b, 0);
+  size_t start = b.size();
   header(b, "fc.weight", 0, 32, {2, 3});
   for (int i = 0; i < 6; ++i) {
     float v = static_cast<float>(i);
@@ -99,15 +100,29 @@ Bytes small_file() {
     std::memcpy(&u, &v, 4);
     u32(b, u);
   }
+  if (checksummed) crc(b, start);
+  start = b.size();
   header(b, "q", 1, 3, {5});
   // 1 | 2<<3 | 3<<6 | 4<<9 | 5<<12 = 0x58D1, LSB first.
   b.push_back(0xD1);
   b.push_back(0x58);
+  if (checksummed) crc(b, start);
   return b;
 }
 
+// Names in `dir` that start with `prefix`: leftovers of an interrupted write.
+std::vector<std::string> names_starting(const std::string& dir, const std::string& prefix) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0) names.push_back(name);
+  }
+  return names;
+}
+
+// An empty vector's data() may be null, which memcmp must not see even for 0 bytes.
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), 4 * a.size()) == 0;
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), 4 * a.size()) == 0);
 }
 
 bool contains(const std::string& s, const std::string& part) {
@@ -165,7 +180,7 @@ TEST_CASE("tensor file round-trips metadata, float tensors and codes of every wi
   CHECK(back.meta("missing") == nullptr);
   CHECK(back.tensor("codes.3.7") == nullptr);  // codes are not float tensors
   CHECK(back.code("scalar") == nullptr);
-  CHECK(!std::filesystem::exists(path + ".tmp"));
+  CHECK(names_starting(scratch(""), "round.gw.tmp").empty());
 }
 
 TEST_CASE("tensor file bytes follow data/FORMAT.md") {
@@ -188,6 +203,34 @@ TEST_CASE("tensor file bytes follow data/FORMAT.md") {
   CHECK(read_bytes(path) == expected);
 }
 
+TEST_CASE("version 1 tensor files, without checksums, still read") {
+  std::string path = scratch("v1.gw");
+  write_bytes(path, small_file(1));
+  TensorFile v1 = engine::read_tensor_file(path);
+  write_bytes(path, small_file(2));
+  TensorFile v2 = engine::read_tensor_file(path);
+  CHECK(v1.metadata == v2.metadata);
+  REQUIRE(v1.tensors.size() == 1);
+  CHECK(v1.tensors[0].second.values() == v2.tensors[0].second.values());
+  REQUIRE(v1.codes.size() == 1);
+  CHECK(v1.codes[0].second.codes == v2.codes[0].second.codes);
+}
+
+TEST_CASE("a checksum mismatch names the file and the damaged tensor or the header") {
+  Bytes whole = small_file();
+  size_t float_data = 4 + 4 + 4 + 8 + 12 + 4 + 4 + 13 + 3 + 8;
+  Bytes b = whole;
+  b[float_data + 5] ^= 0x01;  // a low mantissa bit of fc.weight[1]
+  CHECK(contains(read_error(b, "damaged.gw"),
+                 "damaged.gw: tensor 'fc.weight' checksum mismatch (stored 0x"));
+  b = whole;
+  b[12 + 8 + 4 + 2] ^= 0x01;  // "resnet20" becomes "rdsnet20"
+  CHECK(contains(read_error(b, "damaged.gw"), "damaged.gw: header and metadata checksum mismatch"));
+  b = whole;
+  b.back() ^= 0x80;  // the stored checksum itself
+  CHECK(contains(read_error(b, "damaged.gw"), "damaged.gw: tensor 'q' checksum mismatch"));
+}
+
 TEST_CASE("a truncated tensor file is always a FileError naming the file") {
   Bytes whole = small_file();
   for (size_t n = 0; n < whole.size(); ++n) {
@@ -197,14 +240,16 @@ TEST_CASE("a truncated tensor file is always a FileError naming the file") {
     CHECK(contains(msg, "remain"));
   }
   // Cut inside each part: the message names the part that is short.
-  size_t float_data = 4 + 4 + 4 + 8 + 12 + 4 + 13 + 3 + 8;
+  size_t float_data = 4 + 4 + 4 + 8 + 12 + 4 + 4 + 13 + 3 + 8;
   CHECK(contains(read_error(Bytes(whole.begin(), whole.begin() + 2)), "magic needs 4 bytes"));
   CHECK(contains(read_error(Bytes(whole.begin(), whole.begin() + 14)),
                  "metadata entry 0 key length needs 4 bytes but only 2 remain"));
   CHECK(contains(read_error(Bytes(whole.begin(), whole.begin() + float_data + 10)),
                  "bad.gw: tensor 'fc.weight': data needs 24 bytes but only 10 remain"));
-  CHECK(contains(read_error(Bytes(whole.begin(), whole.end() - 1)),
+  CHECK(contains(read_error(Bytes(whole.begin(), whole.end() - 5)),
                  "tensor 'q': data needs 2 bytes but only 1 remain"));
+  CHECK(contains(read_error(Bytes(whole.begin(), whole.end() - 1)),
+                 "tensor 'q' checksum needs 4 bytes but only 3 remain"));
 }
 
 TEST_CASE("tensor file header corruption is named") {
@@ -213,8 +258,8 @@ TEST_CASE("tensor file header corruption is named") {
   CHECK(contains(read_error(b), "bad magic"));
 
   b = small_file();
-  b[4] = 2;
-  CHECK(contains(read_error(b), "unsupported version 2"));
+  b[4] = 3;
+  CHECK(contains(read_error(b), "unsupported version 3 (expected 1 or 2)"));
 
   b = small_file();
   b.push_back(0);
@@ -286,8 +331,12 @@ TEST_CASE("tensor file tensor headers are validated") {
   CHECK(contains(one(std::string(1025, 'a'), 0, 32, {1}, 4), "name length 1025"));
   // 3 codes of 3 bits use 9 bits: the 7 unused bits of the second byte must be zero.
   CHECK(contains(one("q", 1, 3, {3}, 2, 0xFF), "tensor 'q': unused bits of the last code byte"));
-  // A zero dimension makes an empty tensor even when the other dims are huge.
-  CHECK(one("z", 0, 32, {0x7FFFFFFF, 0x7FFFFFFF, 0x7FFFFFFF, 0}, 0).empty());
+  // A zero dimension makes an empty tensor even when the other dims are large, as long as their
+  // product fits: the engine multiplies dimensions in order (once a fuzzer-found overflow).
+  CHECK(one("z", 0, 32, {0x7FFFFFFF, 0x7FFFFFFF, 0}, 0).empty());
+  CHECK(contains(one("z", 0, 32, {0x7FFFFFFF, 0x7FFFFFFF, 0x7FFFFFFF, 0}, 0),
+                 "tensor 'z' element count of shape (2147483647, 2147483647, 2147483647, 0) "
+                 "overflows"));
 
   Bytes b = preamble();
   u32(b, 0);
@@ -343,23 +392,46 @@ TEST_CASE("writing a tensor file is atomic and failures name the path") {
   file.tensors[0].second.data()[1] = 9;
   engine::write_tensor_file(path, file);
   CHECK(engine::read_tensor_file(path).tensor("w")->values() == std::vector<float>{1, 9});
-  CHECK(!std::filesystem::exists(path + ".tmp"));
+  CHECK(names_starting(scratch(""), "atomic.gw.tmp").empty());
 }
 
-TEST_CASE(
-    "a tensor file with any one byte overwritten reads or fails with FileError, never crashes") {
+TEST_CASE("writing a tensor file never writes through a symlink planted at a temporary name") {
+  TensorFile file;
+  file.tensors.emplace_back("w", Tensor({2}, {1, 2}));
+  std::string victim = scratch("victim.txt"), path = scratch("linked.gw");
+  write_bytes(victim, Bytes{'k', 'e', 'e', 'p'});
+  std::filesystem::create_symlink(victim, path + ".tmp");
+  engine::write_tensor_file(path, file);
+  CHECK(read_bytes(victim) == Bytes{'k', 'e', 'e', 'p'});
+  CHECK(std::filesystem::is_symlink(path + ".tmp"));
+  CHECK(engine::read_tensor_file(path).tensor("w")->values() == std::vector<float>{1, 2});
+  // The only name left besides the output is the planted link: the temporary was renamed.
+  CHECK(names_starting(scratch(""), "linked.gw.tmp") == std::vector<std::string>{"linked.gw.tmp"});
+
+  // A symlink at the output itself is replaced, its target left alone.
+  std::filesystem::create_symlink(victim, scratch("out_link.gw"));
+  engine::write_tensor_file(scratch("out_link.gw"), file);
+  CHECK(read_bytes(victim) == Bytes{'k', 'e', 'e', 'p'});
+  CHECK(!std::filesystem::is_symlink(scratch("out_link.gw")));
+}
+
+TEST_CASE("a version 2 tensor file with any one byte changed is refused, naming the file") {
   Bytes whole = small_file();
+  std::string path = scratch("flipped.gw");
+  int refused = 0, tried = 0;
   for (size_t i = 0; i < whole.size(); ++i)
-    for (uint8_t v : {0x00, 0x7F, 0x80, 0xFF}) {
+    for (uint8_t mask : {0x01, 0x80, 0xFF}) {
       Bytes b = whole;
-      b[i] = v;
-      INFO("byte " << i << " set to " << int(v));
-      std::string path = scratch("flipped.gw");
+      b[i] ^= mask;
       write_bytes(path, b);
+      INFO("byte " << i << " xor " << int(mask));
+      ++tried;
       try {
         engine::read_tensor_file(path);
       } catch (const FileError& e) {
         CHECK(contains(e.what(), path + ": "));
+        ++refused;
       }
     }
+  CHECK(refused == tried);
 }

@@ -1053,12 +1053,22 @@ def _str_field(s):
     return struct.pack("<I", len(b)) + b
 
 
+def _with_crc(chunks):
+    """chunks followed by the CRC32 of their bytes (zlib's, as data/FORMAT.md's version 2)."""
+    crc = 0
+    for c in chunks:
+        crc = zlib.crc32(c, crc)
+    return chunks + [struct.pack("<I", crc)]
+
+
 def encode_gw(meta, tensors):
-    """meta: [(key, value)]; tensors: [(name, shape, float32 little-endian bytes)]."""
-    out = [b"GNIE", struct.pack("<II", 1, len(meta))]
+    """meta: [(key, value)]; tensors: [(name, shape, float32 little-endian bytes)]. Format
+    version 2: the header and every tensor carry a CRC32, so damage is caught on reading."""
+    header = [b"GNIE", struct.pack("<II", 2, len(meta))]
     for k, v in meta:
-        out += [_str_field(k), _str_field(v)]
-    out.append(struct.pack("<I", len(tensors)))
+        header += [_str_field(k), _str_field(v)]
+    header.append(struct.pack("<I", len(tensors)))
+    out = _with_crc(header)
     for name, shape, data in tensors:
         nb = name.encode("utf-8")
         if not 1 <= len(nb) <= 1024:
@@ -1069,8 +1079,8 @@ def encode_gw(meta, tensors):
         for d in shape:
             n *= d
         assert len(data) == 4 * n, (name, len(data), n)
-        out += [_str_field(name), struct.pack("<BBB", 0, 32, len(shape)),
-                struct.pack("<%dI" % len(shape), *shape), data]
+        out += _with_crc([_str_field(name), struct.pack("<BBB", 0, 32, len(shape)),
+                          struct.pack("<%dI" % len(shape), *shape), data])
     return out
 
 

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
@@ -238,15 +239,24 @@ def read_gw(path, raw=False):
     def string():
         return take(u32()).decode("utf-8")
 
+    def verify_crc(start):  # version 2: a CRC32 of the bytes from start follows them
+        if version == 2:
+            end = pos
+            assert u32() == zlib.crc32(b[start:end]), "checksum"
+
     assert take(4) == b"GNIE"
-    assert u32() == 1
+    version = u32()
+    assert version in (1, 2)
     meta = OrderedDict()
     for _ in range(u32()):
         k = string()
         assert k not in meta
         meta[k] = string()
+    count = u32()
+    verify_crc(0)
     tensors = OrderedDict()
-    for _ in range(u32()):
+    for _ in range(count):
+        start = pos
         name = string()
         assert 1 <= len(name.encode()) <= 1024 and name not in tensors
         dtype, bits, ndim = struct.unpack("<BBB", take(3))
@@ -257,6 +267,7 @@ def read_gw(path, raw=False):
             n *= d
         data = take(4 * n)
         vals = data if raw else struct.unpack("<%df" % n, data)
+        verify_crc(start)
         tensors[name] = (tuple(dims), vals)
     assert pos == len(b), "trailing bytes"
     return meta, tensors

@@ -8,7 +8,6 @@
 // is asked for, so a 60000-image training set costs 47 MB rather than 188 MB of floats.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,14 +38,6 @@ class Dataset {
   virtual Batch load(const std::vector<int64_t>& indices) const = 0;
   // e.g. "fashion-mnist test (10000 images, /usr/share/datasets/fashion-mnist)"
   virtual std::string describe() const = 0;
-  // Distinct images that failed to decode so far; only folders decode, so only they count.
-  int64_t unreadable() const { return unreadable_; }
-
- protected:
-  void count_unreadable() const { ++unreadable_; }
-
- private:
-  mutable std::atomic<int64_t> unreadable_{0};
 };
 
 enum class Split { Train, Test };

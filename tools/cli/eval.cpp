@@ -60,9 +60,6 @@ int eval(int argc, char** argv) {
   models::ForwardHooks hooks =
       loaded.quantized ? loaded.quantized->hooks(rng) : models::ForwardHooks{};
   models::Accuracy acc = models::evaluate(*loaded.model, *data, batch, limit, hooks);
-  if (data->unreadable() > 0)
-    std::fprintf(stderr, "%lld unreadable images were counted as black images\n",
-                 static_cast<long long>(data->unreadable()));
   std::printf("top1=%.2f top5=%.2f n=%lld\n", acc.top1, acc.top5, static_cast<long long>(acc.n));
   return 0;
 }
