@@ -45,4 +45,11 @@ std::string describe_devices() {
   return lines + "device=cuda unavailable: " + cuda_unavailable_reason() + "\n";
 }
 
+double peak_device_mb() {
+#if GENIE_CUDA
+  if (cuda_available()) return static_cast<double>(cuda::peak_bytes()) / 1e6;
+#endif
+  return 0.0;
+}
+
 }  // namespace engine

@@ -29,5 +29,7 @@ Device default_device();
 void require_device(Device device);
 // One line per device this process can use, for `genie info`.
 std::string describe_devices();
+// The most GPU memory the CUDA backend has held so far, in MB (0 without CUDA).
+double peak_device_mb();
 
 }  // namespace engine

@@ -1,6 +1,8 @@
 // Tensor handles and their storage; see tensor.h.
 #include "engine/tensor.h"
 
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 namespace engine {
@@ -70,6 +72,11 @@ Device same_device(const char* op, const std::vector<Tensor>& inputs) {
   return first ? first->device() : Device::CPU;
 }
 
+bool all_finite(const Tensor& t) {
+  const std::vector<float> values = t.values();
+  return std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); });
+}
+
 int Tensor::size(int dim) const {
   int n = ndim();
   int d = dim < 0 ? dim + n : dim;
@@ -110,6 +117,13 @@ Tensor Tensor::to(Device device) const {
   Tensor moved(shape(), std::make_shared<Storage>(device, numel() * sizeof(float)));
   moved.copy_from(*this);
   return moved;
+}
+
+void Tensor::move_to(Device device) {
+  if (!defined() || device == this->device()) return;
+  Tensor moved = to(device);
+  moved.requires_grad_(requires_grad());
+  *this = moved;
 }
 
 float* Tensor::grad() const {

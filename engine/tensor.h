@@ -29,6 +29,8 @@ std::string shape_str(const Shape& shape);
 class Tensor;
 // The device of the defined tensors among `inputs`; throws naming `op` when they differ.
 Device same_device(const char* op, const std::vector<Tensor>& inputs);
+// Whether every value is finite (no NaN, no infinity); reads a host copy.
+bool all_finite(const Tensor& t);
 
 struct Node {
   Node() = default;
@@ -78,6 +80,9 @@ class Tensor {
 
   // The same values on `device` (this tensor itself when it is there already), no history.
   Tensor to(Device device) const;
+  // Rebinds this handle to a copy on `device`, keeping requires_grad: for the leaves a model
+  // owns (weights, statistics, quantizer steps), moved before anything else holds them.
+  void move_to(Device device);
 
   // The gradient on the tensor's device, allocated as zeros on first use.
   float* grad() const;  // a handle: const does not protect the node

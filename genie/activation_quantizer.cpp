@@ -17,17 +17,18 @@ ActivationQuantizer::ActivationQuantizer(int bits) : bits_(bits) {
 ActivationQuantizer::ActivationQuantizer(int bits, bool is_signed, float s)
     : ActivationQuantizer(bits) {
   signed_ = is_signed;
-  step = Tensor({1}, {s});
+  step = Tensor({1}, std::vector<float>{s});
   step.requires_grad_();
 }
 
+// A search, run once on a host copy of the batch; the step is then made on x's device.
 void ActivationQuantizer::initialize(const Tensor& x) {
-  const float* v = x.data();
-  signed_ = std::any_of(v, v + x.numel(), [](float a) { return a < 0.0f; });
+  const std::vector<float> v = x.values();
+  signed_ = std::any_of(v.begin(), v.end(), [](float a) { return a < 0.0f; });
   float max_abs = 0.0f;
-  for (int64_t i = 0; i < x.numel(); ++i) max_abs = std::max(max_abs, std::fabs(v[i]));
-  ClipResult r = search_clip(v, x.numel(), signed_ ? -max_abs : 0.0f, max_abs, bits_);
-  step = Tensor({1}, {r.step});
+  for (float a : v) max_abs = std::max(max_abs, std::fabs(a));
+  ClipResult r = search_clip(v.data(), x.numel(), signed_ ? -max_abs : 0.0f, max_abs, bits_);
+  step = Tensor({1}, std::vector<float>{r.step}, x.device());
   step.requires_grad_();
 }
 
@@ -40,7 +41,7 @@ Tensor ActivationQuantizer::forward(const Tensor& x, float drop, engine::Rng& rn
   Tensor quantized =
       engine::mul(engine::round_ste(engine::clamp(engine::div(x, step), qn, qp)), step);
   if (drop <= 0.0f) return quantized;
-  return engine::where(engine::bernoulli(x.shape(), drop, rng), x, quantized);
+  return engine::where(engine::bernoulli(x.shape(), drop, rng, x.device()), x, quantized);
 }
 
 }  // namespace genie

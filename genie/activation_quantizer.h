@@ -25,6 +25,7 @@ class ActivationQuantizer {
   Tensor forward(const Tensor& x, float drop, engine::Rng& rng);
 
   bool initialized() const { return step.defined(); }
+  void to(engine::Device device) { step.move_to(device); }
   bool is_signed() const { return signed_; }
   int bits() const { return bits_; }
   Tensor step;  // (1), learned; undefined until the first call

@@ -22,7 +22,7 @@ Tensor target_std(const models::BatchNorm2d& bn) {
 }  // namespace
 
 Tensor bn_statistics_loss(const std::vector<BnObservation>& observed) {
-  Tensor total({1}, 0.0f);
+  Tensor total({1}, 0.0f, observed.empty() ? engine::Device::CPU : observed[0].input.device());
   for (const BnObservation& o : observed) {
     Tensor m = engine::mean(o.input, {0, 2, 3});
     Tensor d = engine::std_unbiased(o.input, {0, 2, 3});
@@ -35,8 +35,8 @@ Tensor bn_statistics_loss(const std::vector<BnObservation>& observed) {
 Tensor input_statistics_loss(const Tensor& images) {
   Tensor m = engine::mean(images, {2, 3});          // (N, C)
   Tensor d = engine::std_unbiased(images, {2, 3});  // (N, C)
-  return engine::add(l2(Tensor({1, images.size(1)}, 0.0f), m),
-                     l2(Tensor({1, images.size(1)}, 1.0f), d));
+  return engine::add(l2(Tensor({1, images.size(1)}, 0.0f, images.device()), m),
+                     l2(Tensor({1, images.size(1)}, 1.0f, images.device()), d));
 }
 
 }  // namespace genie

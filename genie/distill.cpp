@@ -41,10 +41,12 @@ engine::PlateauOptions plateau_options() {
   return o;
 }
 
-Learners make_learners(DistillMethod method, int batch, int channels, int size, engine::Rng& rng) {
+// Everything learned lives on `device`, the model's.
+Learners make_learners(DistillMethod method, int batch, int channels, int size, engine::Rng& rng,
+                       engine::Device device) {
   Learners l;
   if (method == DistillMethod::ZeroQ || method == DistillMethod::Noise) {
-    l.pixels = engine::randn({batch, channels, size, size}, rng);
+    l.pixels = engine::randn({batch, channels, size, size}, rng, 0.0f, 1.0f, device);
     if (method == DistillMethod::ZeroQ) {
       l.pixels.requires_grad_();
       l.pixel_opt = std::make_unique<engine::Adam>(std::vector<Tensor>{l.pixels}, 0.5f);
@@ -54,7 +56,8 @@ Learners make_learners(DistillMethod method, int batch, int channels, int size, 
     return l;
   }
   l.generator = std::make_unique<models::Generator>(channels, size, rng);
-  l.z = engine::randn({batch, models::Generator::kLatent}, rng);
+  l.generator->to(device);
+  l.z = engine::randn({batch, models::Generator::kLatent}, rng, 0.0f, 1.0f, device);
   if (method != DistillMethod::Generator) {
     l.z.requires_grad_();
     l.z_opt = std::make_unique<engine::Adam>(std::vector<Tensor>{l.z}, 0.1f);
@@ -128,7 +131,7 @@ BatchResult distill_batch(models::ResNet& model, const DistillConfig& c, int ind
   engine::Rng rng(c.seed * 1000003ULL + static_cast<uint64_t>(index));
   engine::Rng swing_rng(rng.next_u64());
   const models::ModelConfig& mc = model.config();
-  Learners l = make_learners(c.method, size, mc.in_channels, mc.input_size, rng);
+  Learners l = make_learners(c.method, size, mc.in_channels, mc.input_size, rng, model.device());
   BatchResult r;
   if (c.method == DistillMethod::Noise || c.iters == 0) {
     engine::NoGrad no_grad;
@@ -217,7 +220,8 @@ std::vector<BatchResult> load_progress(const DistillConfig& c, models::ResNet& m
     throw engine::FileError(c.out + ": cannot resume: not a distilled-images file");
   const models::ModelConfig& mc = model.config();
   const engine::Shape image{mc.in_channels, mc.input_size, mc.input_size};
-  if (images->ndim() != 4 || engine::Shape(images->shape().begin() + 1, images->shape().end()) != image)
+  if (images->ndim() != 4 ||
+      engine::Shape(images->shape().begin() + 1, images->shape().end()) != image)
     throw engine::FileError(c.out + ": cannot resume: images of shape " +
                             engine::shape_str(images->shape()) + ", the model takes " +
                             engine::shape_str(image));

@@ -100,11 +100,12 @@ std::vector<std::string> output_files(const RunConfig& c) {
 int run_pipeline(const RunConfig& c) {
   auto start = std::chrono::steady_clock::now();
   // Results are bit-reproducible for the same seed, threads and OpenBLAS kernel; say which.
-  std::fprintf(stderr, "== genie run: seed=%llu threads=%d blas_core=%s\n",
-               static_cast<unsigned long long>(c.seed), engine::threads(),
-               engine::blas_core().c_str());
+  std::fprintf(stderr, "== genie run: seed=%llu device=%s threads=%d blas_core=%s\n",
+               static_cast<unsigned long long>(c.seed), engine::device_name(c.device),
+               engine::threads(), engine::blas_core().c_str());
   std::filesystem::create_directories(c.out_dir);
   models::ResNet model = models::load_model_or_default(c.model);
+  model.to(c.device);
   const models::ModelConfig& mc = model.config();
   auto test = engine::open_dataset(c.data, {mc.in_channels, mc.input_size}, engine::Split::Test);
   models::save_model(fp32_path(c), model);

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/device.h"
+
 namespace genie {
 
 // How much work: images, distillation batch and iterations, reconstruction iterations.
@@ -30,6 +32,7 @@ struct RunConfig {
   std::string out_dir = "out";
   int64_t eval_limit = 0;  // evaluate on the first N test images (0: all)
   uint64_t seed = 0;
+  engine::Device device = engine::Device::CPU;  // where the model runs; files stay on the host
 };
 
 // Every file the run writes in out_dir, so that they can be checked before the run starts.

@@ -16,40 +16,21 @@ namespace {
 
 constexpr int kChunk = 32;  // images per no-grad pass; also the activation quantizers' init batch
 
-// Rows [start, start + count) of t (N, ...).
-Tensor row_range(const Tensor& t, int start, int count) {
-  engine::Shape s = t.shape();
-  s[0] = count;
-  const int64_t per = t.numel() / t.size(0);
-  return Tensor(s, std::vector<float>(t.data() + start * per, t.data() + (start + count) * per));
-}
-
 // f applied to the images in chunks of 32, without gradients: (N, ...) -> (N, ...).
 template <class F>
 Tensor map_chunks(const Tensor& in, F f) {
   engine::NoGrad no_grad;
   const int n = in.size(0);
-  Tensor out;
-  int64_t out_per = 0;
-  for (int start = 0; start < n; start += kChunk) {
-    int count = std::min(kChunk, n - start);
-    Tensor y = f(row_range(in, start, count));
-    if (!out.defined()) {
-      engine::Shape os = y.shape();
-      os[0] = n;
-      out = Tensor(os);
-      out_per = y.numel() / count;
-    }
-    std::copy_n(y.data(), y.numel(), out.data() + start * out_per);
-  }
-  return out;
+  std::vector<Tensor> outputs;
+  for (int start = 0; start < n; start += kChunk)
+    outputs.push_back(f(engine::slice_rows(in, start, std::min(kChunk, n - start))));
+  return engine::concat_rows(outputs);
 }
 
 // A NaN or an infinity in the model, its images or its quantizers reaches every later unit
 // and would be saved as a file that evaluates to garbage: the run stops at the first one.
 void require_finite(const Tensor& activations, const std::string& what, const std::string& unit) {
-  const float* v = activations.data();
-  if (!std::all_of(v, v + activations.numel(), [](float x) { return std::isfinite(x); }))
+  if (!engine::all_finite(activations))
     throw std::runtime_error(what + " at " + unit +
                              " holds NaN or infinite values (are the model's weights and the "
                              "calibration images finite?); nothing was written");
@@ -146,7 +127,8 @@ std::unique_ptr<QuantizedResNet> quantize(models::ResNet& model, const Tensor& c
   auto q = std::make_unique<QuantizedResNet>(model, c.policy);
   engine::Rng rng(c.seed);
   models::ForwardHooks quantized = q->hooks(rng);
-  Tensor x = calibration, x_q = calibration;  // the current unit's float and quantized inputs
+  // The current unit's float and quantized inputs, on the model's device from here on.
+  Tensor x = calibration.to(model.device()), x_q = x;
   for (int u = 0; u < model.num_units(); ++u) {
     Tensor y = map_chunks(x, [&](const Tensor& in) { return model.forward_unit(u, in); });
     require_finite(y, "the float model's output", model.unit_name(u));
@@ -162,7 +144,7 @@ std::unique_ptr<QuantizedResNet> quantize(models::ResNet& model, const Tensor& c
     set_mode(layers, learns, drops ? c.drop : 0.0f, true);
     {
       engine::NoGrad no_grad;
-      model.forward_unit(u, row_range(x_q, 0, std::min(kChunk, x_q.size(0))), quantized);
+      model.forward_unit(u, engine::slice_rows(x_q, 0, std::min(kChunk, x_q.size(0))), quantized);
     }
     reconstruct(*q, u, x, x_q, y, c, rng);
     set_mode(layers, false, 0.0f, true);

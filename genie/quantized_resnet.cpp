@@ -113,4 +113,13 @@ std::vector<QuantizedLayer*> QuantizedResNet::unit_layers(int unit) {
   return out;
 }
 
+void QuantizedResNet::to(engine::Device device) {
+  model_.to(device);
+  for (auto& [name, layer] : layers_) {
+    layer.weight->to(device);
+    if (layer.input)
+      layer.input->to(device);  // a shared quantizer moves twice: the second is a no-op
+  }
+}
+
 }  // namespace genie

@@ -54,6 +54,8 @@ class QuantizedResNet {
   std::map<std::string, QuantizedLayer>& layers() { return layers_; }
   models::ResNet& model() { return model_; }
   const QuantPolicy& policy() const { return policy_; }
+  // Moves the model and every quantizer to `device` (a quantized file is read on the host).
+  void to(engine::Device device);
 
  private:
   Tensor run_conv(const models::Conv2d& conv, const Tensor& x, engine::Rng& rng);

@@ -20,17 +20,6 @@ namespace {
 constexpr float kWarmup = 0.2f;  // the rounding loss starts after 20% of the iterations
 constexpr float kBetaStart = 20.0f, kBetaEnd = 2.0f;
 
-// Rows `idx` of t (N, ...) -> (len(idx), ...).
-Tensor rows(const Tensor& t, const std::vector<int>& idx) {
-  engine::Shape s = t.shape();
-  s[0] = static_cast<int>(idx.size());
-  Tensor out(s);
-  const int64_t per = t.numel() / t.size(0);
-  for (size_t i = 0; i < idx.size(); ++i)
-    std::copy_n(t.data() + idx[i] * per, per, out.data() + i * per);
-  return out;
-}
-
 // The learned tensors of a unit, grouped by their optimiser.
 struct Learned {
   std::vector<Tensor> bits, weight_steps, activation_steps;
@@ -106,17 +95,18 @@ ReconstructLoss reconstruct_unit(QuantizedResNet& q, int unit, const Tensor& x, 
     rng.shuffle(order);
     for (int start = 0; start + batch <= n && it <= c.iters; start += batch, ++it) {
       std::vector<int> idx(order.begin() + start, order.begin() + start + batch);
-      Tensor input = rows(x, idx);
+      Tensor input = engine::gather_rows(x, idx);
       if (c.drop > 0.0f) {
-        Tensor use_quantized = engine::bernoulli(input.shape(), c.drop, rng);
-        input = engine::where(use_quantized, rows(x_q, idx), input);
+        Tensor use_quantized = engine::bernoulli(input.shape(), c.drop, rng, input.device());
+        input = engine::where(use_quantized, engine::gather_rows(x_q, idx), input);
       }
-      Tensor loss = reconstruction_loss(q.model().forward_unit(unit, input, hooks), rows(y, idx));
+      Tensor loss = reconstruction_loss(q.model().forward_unit(unit, input, hooks),
+                                        engine::gather_rows(y, idx));
       last.reconstruction = loss.item();
       last.rounding = 0;
       float beta = rounding_beta(it, c.iters);
       if (c.learn_bits && it >= kWarmup * c.iters) {
-        Tensor rounding({1}, 0.0f);
+        Tensor rounding({1}, 0.0f, input.device());
         for (QuantizedLayer* l : layers)
           rounding = engine::add(rounding, l->weight->rounding_loss(beta));
         last.rounding = rounding.item();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "engine/autograd.h"
 #include "engine/ops.h"
 #include "genie/clip_search.h"
 
@@ -29,28 +30,31 @@ float max_code(int bits) { return static_cast<float>((1 << bits) - 1); }
 
 }  // namespace
 
+// The initialisation is a search, run once on a host copy of the weights; its results are then
+// moved to the weights' device.
 WeightQuantizer::WeightQuantizer(const Tensor& weight, int bits) : bits_(bits) {
   if (bits < 1 || bits > 8) throw std::invalid_argument("weight bits must be 1..8");
   const int k = weight.size(0);
   const int64_t per = weight.numel() / k;
-  step = Tensor(channel_shape(weight.shape()));
-  zero_point = Tensor(channel_shape(weight.shape()));
-  floor_codes = Tensor(weight.shape());
-  soft_bits = Tensor(weight.shape());
+  const std::vector<float> w = weight.values();
+  std::vector<float> steps(k), zero_points(k), floors(w.size()), bits_init(w.size());
   for (int c = 0; c < k; ++c) {
-    const float* w = weight.data() + c * per;
-    auto [lo, hi] = std::minmax_element(w, w + per);
-    ClipResult r = search_clip(w, per, *lo, *hi, bits);
-    step.data()[c] = r.step;
-    zero_point.data()[c] = r.zero_point;
-    for (int64_t i = 0; i < per; ++i) {
+    const float* row = w.data() + c * per;
+    auto [lo, hi] = std::minmax_element(row, row + per);
+    ClipResult r = search_clip(row, per, *lo, *hi, bits);
+    steps[c] = r.step;
+    zero_points[c] = r.zero_point;
+    for (int64_t i = c * per; i < (c + 1) * per; ++i) {
       float scaled = w[i] / r.step;
-      floor_codes.data()[c * per + i] = std::floor(scaled);
-      soft_bits.data()[c * per + i] = inverse_rectified_sigmoid(scaled - std::floor(scaled));
+      floors[i] = std::floor(scaled);
+      bits_init[i] = inverse_rectified_sigmoid(scaled - std::floor(scaled));
     }
   }
-  step.requires_grad_();
-  soft_bits.requires_grad_();
+  const engine::Device device = weight.device();
+  step = Tensor(channel_shape(weight.shape()), steps, device).requires_grad_();
+  zero_point = Tensor(channel_shape(weight.shape()), zero_points, device);
+  floor_codes = Tensor(weight.shape(), floors, device);
+  soft_bits = Tensor(weight.shape(), bits_init, device).requires_grad_();
 }
 
 WeightQuantizer WeightQuantizer::from_codes(const engine::CodeTensor& codes, const Tensor& step,
@@ -61,15 +65,15 @@ WeightQuantizer WeightQuantizer::from_codes(const engine::CodeTensor& codes, con
     throw std::invalid_argument("quantized weights: codes " + engine::shape_str(codes.shape) +
                                 " do not match step " + engine::shape_str(step.shape()) +
                                 " and zero point " + engine::shape_str(zero_point.shape()));
+  const engine::Device device = step.device();
+  const engine::Shape channel = channel_shape(codes.shape);
   WeightQuantizer q;
   q.bits_ = codes.bits;
-  q.step = step.clone();
-  q.zero_point = zero_point.clone();
-  q.floor_codes = Tensor(codes.shape);
-  q.soft_bits = Tensor(codes.shape, -1.0f);  // [V >= 0] = 0: the codes are B + zp exactly
-  const int64_t per = q.floor_codes.numel() / codes.shape[0];
-  for (int64_t i = 0; i < q.floor_codes.numel(); ++i)
-    q.floor_codes.data()[i] = static_cast<float>(codes.codes[i]) - zero_point.data()[i / per];
+  q.step = engine::reshape(step, channel).clone();
+  q.zero_point = engine::reshape(zero_point, channel).clone();
+  Tensor stored(codes.shape, std::vector<float>(codes.codes.begin(), codes.codes.end()), device);
+  q.floor_codes = engine::sub(stored, q.zero_point);
+  q.soft_bits = Tensor(codes.shape, -1.0f, device);  // [V >= 0] = 0: the codes are B + zp exactly
   return q;
 }
 
@@ -84,12 +88,18 @@ Tensor WeightQuantizer::soft_weights() const {
   return engine::mul(engine::sub(engine::clamp(codes, 0.0f, max_code(bits_)), zero_point), step);
 }
 
+Tensor WeightQuantizer::hard_codes() const {
+  engine::NoGrad no_grad;  // the codes are integers: nothing flows back into V
+  Tensor rounded = engine::add(engine::add(floor_codes, engine::heaviside(soft_bits)), zero_point);
+  return engine::clamp(rounded, 0.0f, max_code(bits_));
+}
+
 Tensor WeightQuantizer::hard_weights() const {
-  engine::CodeTensor c = codes();
-  Tensor centred(c.shape);
-  const int64_t per = centred.numel() / c.shape[0];
-  for (int64_t i = 0; i < centred.numel(); ++i)
-    centred.data()[i] = static_cast<float>(c.codes[i]) - zero_point.data()[i / per];
+  Tensor centred;
+  {
+    engine::NoGrad no_grad;
+    centred = engine::sub(hard_codes(), zero_point);
+  }
   return engine::mul(centred, step);
 }
 
@@ -101,14 +111,12 @@ Tensor WeightQuantizer::rounding_loss(float beta) const {
 }
 
 engine::CodeTensor WeightQuantizer::codes() const {
-  engine::CodeTensor c{floor_codes.shape(), bits_, std::vector<uint8_t>(floor_codes.numel())};
-  const int64_t per = floor_codes.numel() / floor_codes.size(0);
-  for (int64_t i = 0; i < floor_codes.numel(); ++i) {
-    float rounded = floor_codes.data()[i] + (soft_bits.data()[i] >= 0.0f ? 1.0f : 0.0f);
-    float code = std::clamp(rounded + zero_point.data()[i / per], 0.0f, max_code(bits_));
-    c.codes[i] = static_cast<uint8_t>(code);
-  }
-  return c;
+  const std::vector<float> codes = hard_codes().values();  // integers in [0, 2^b - 1]
+  return {floor_codes.shape(), bits_, std::vector<uint8_t>(codes.begin(), codes.end())};
+}
+
+void WeightQuantizer::to(engine::Device device) {
+  for (Tensor* t : {&step, &soft_bits, &zero_point, &floor_codes}) t->move_to(device);
 }
 
 }  // namespace genie

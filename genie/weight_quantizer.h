@@ -29,6 +29,8 @@ class WeightQuantizer {
   // sum(1 - |2 h(V) - 1|^beta): pushes every h(V) to 0 or 1 (AdaRound's regulariser).
   Tensor rounding_loss(float beta) const;
   engine::CodeTensor codes() const;
+  void to(engine::Device device);
+  Tensor hard_codes() const;  // clamp(B + [V >= 0] + zp, 0, 2^b - 1) as floats, no gradient
 
   int bits() const { return bits_; }
   Tensor step;         // s (K, 1, ...), learned by GENIE

@@ -12,7 +12,7 @@
 namespace models {
 
 namespace {
-bool all_finite(const float* row, int classes) {
+bool finite_row(const float* row, int classes) {
   return std::all_of(row, row + classes, [](float v) { return std::isfinite(v); });
 }
 
@@ -49,10 +49,11 @@ Accuracy evaluate(ResNet& model, const engine::Dataset& data, int batch, int64_t
     std::vector<int64_t> idx;
     for (int64_t i = start; i < std::min(n, start + batch); ++i) idx.push_back(i);
     engine::Batch b = load_normalized(model, data, idx);
-    engine::Tensor logits = model.forward(b.images, hooks);
+    // The batch goes to the model's device, the logits come back: the two edges of a step.
+    const std::vector<float> logits = model.forward(b.images.to(model.device()), hooks).values();
     for (size_t i = 0; i < idx.size(); ++i) {
       const float* row = logits.data() + i * classes;
-      if (!all_finite(row, classes)) {
+      if (!finite_row(row, classes)) {
         ++non_finite;
         continue;
       }

@@ -39,4 +39,15 @@ void Generator::set_trainable(bool trainable) {
   for (Tensor& p : parameters()) p.requires_grad_(trainable);
 }
 
+void Generator::to(engine::Device device) {
+  std::vector<std::pair<std::string, Tensor*>> named;
+  append_tensors(linear_, named);
+  append_tensors(bn0_, named);
+  append_tensors(conv1_, named);
+  append_tensors(bn1_, named);
+  append_tensors(conv2_, named);
+  append_tensors(bn_out_, named);
+  move_tensors(named, device);
+}
+
 }  // namespace models

@@ -23,6 +23,7 @@ class Generator {
   Tensor forward(const Tensor& z);  // z (B, 256) -> images (B, C, S, S)
   std::vector<Tensor> parameters();
   void set_trainable(bool trainable);
+  void to(engine::Device device);
 
  private:
   int s0_;

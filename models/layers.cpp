@@ -77,4 +77,9 @@ void append_tensors(Linear& linear, std::vector<std::pair<std::string, Tensor*>>
   if (linear.bias.defined()) out.push_back({linear.name + ".bias", &linear.bias});
 }
 
+void move_tensors(const std::vector<std::pair<std::string, Tensor*>>& named,
+                  engine::Device device) {
+  for (const auto& [name, tensor] : named) tensor->move_to(device);
+}
+
 }  // namespace models

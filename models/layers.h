@@ -51,4 +51,7 @@ void append_tensors(Conv2d& conv, std::vector<std::pair<std::string, Tensor*>>& 
 void append_tensors(BatchNorm2d& bn, std::vector<std::pair<std::string, Tensor*>>& out);
 void append_tensors(Linear& linear, std::vector<std::pair<std::string, Tensor*>>& out);
 
+// Moves every tensor of `named` (weights, biases, running statistics) to `device`.
+void move_tensors(const std::vector<std::pair<std::string, Tensor*>>& named, engine::Device device);
+
 }  // namespace models

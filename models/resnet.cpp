@@ -213,4 +213,6 @@ void ResNet::set_trainable(bool trainable) {
   for (Tensor& p : parameters()) p.requires_grad_(trainable);
 }
 
+void ResNet::to(engine::Device device) { move_tensors(named_tensors(), device); }
+
 }  // namespace models

@@ -76,6 +76,9 @@ class ResNet {
   std::vector<Tensor> parameters();
   // Frozen: no parameter requires a gradient (inputs still get one).
   void set_trainable(bool trainable);
+  // Moves every tensor to `device`; everything the model computes then happens there.
+  void to(engine::Device device);
+  engine::Device device() const { return fc_.weight.device(); }
 
  private:
   Tensor run_block(Block& block, const Tensor& x, const ForwardHooks& hooks);

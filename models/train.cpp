@@ -20,28 +20,6 @@ std::string checkpoint_path(const TrainConfig& c) { return c.out + ".ckpt"; }
 
 namespace {
 
-// Random crop (after zero padding in pixel space, as torchvision's RandomCrop(padding)) and
-// horizontal flip of pixel values in [0, 1]; x (N, C, H, W).
-void augment(engine::Tensor& x, int padding, bool flip, engine::Rng& rng) {
-  int n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  std::vector<float> plane(static_cast<size_t>(h) * w);
-  for (int i = 0; i < n; ++i) {
-    int dy = rng.integer(2 * padding + 1) - padding;
-    int dx = rng.integer(2 * padding + 1) - padding;
-    bool mirror = flip && rng.uniform() < 0.5f;
-    for (int ch = 0; ch < c; ++ch) {
-      float* p = x.data() + (static_cast<size_t>(i) * c + ch) * h * w;
-      for (int y = 0; y < h; ++y)
-        for (int xx = 0; xx < w; ++xx) {
-          int sy = y + dy, sx = (mirror ? w - 1 - xx : xx) + dx;
-          bool inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
-          plane[y * w + xx] = inside ? p[sy * w + sx] : 0.0f;
-        }
-      std::copy(plane.begin(), plane.end(), p);
-    }
-  }
-}
-
 void save_checkpoint(const TrainConfig& c, ResNet& model, engine::Optimizer& opt,
                      engine::EpochSchedule& schedule, int epochs_done) {
   engine::TensorFile f = model_to_file(model);
@@ -100,17 +78,18 @@ std::pair<double, double> train_epoch(ResNet& model, const engine::Dataset& data
   for (int64_t s = 0; s < steps; ++s) {
     std::vector<int64_t> idx(order.begin() + s * c.batch, order.begin() + (s + 1) * c.batch);
     engine::Batch b = data.load(idx);
-    augment(b.images, c.crop_padding, c.flip, rng);
+    engine::augment(b.images, c.crop_padding, c.flip, rng);
     engine::normalize(b.images, model.config().mean, model.config().std);
-    engine::Tensor logits = model.forward(b.images, hooks);
+    engine::Tensor logits = model.forward(b.images.to(model.device()), hooks);
     engine::Tensor loss = engine::softmax_cross_entropy(logits, b.labels);
     opt.zero_grad();
     loss.backward();
     opt.step();
     loss_sum += loss.item();
     int classes = logits.size(1);
+    const std::vector<float> scores = logits.values();  // the result, read on the host
     for (int i = 0; i < c.batch; ++i) {
-      const float* row = logits.data() + i * classes;
+      const float* row = scores.data() + i * classes;
       int best = 0;
       for (int k = 1; k < classes; ++k)
         if (row[k] > row[best]) best = k;
@@ -163,6 +142,7 @@ double train(const TrainConfig& c) {
   auto train_set = engine::open_dataset(c.data, spec, engine::Split::Train);
   auto test_set = engine::open_dataset(c.data, spec, engine::Split::Test);
   ResNet model(config_for_dataset(c.arch, c.shortcut, c.data, train_set->num_classes()), c.seed);
+  model.to(c.device);  // before the optimizer takes its handles
   engine::Sgd opt(model.parameters(), c.lr, {c.momentum, c.weight_decay});
   engine::CosineAnnealingLR schedule(opt, c.epochs);
   int start = 0;

@@ -27,6 +27,7 @@ struct TrainConfig {
   int64_t limit = 0;     // train on the first `limit` images only (0: all)
   uint64_t seed = 0;
   bool resume = false;
+  engine::Device device = engine::Device::CPU;  // where the model trains
 };
 
 // The model config that fits a dataset SPEC (channels, size, mean/std of its images).

@@ -30,6 +30,13 @@ expect "an unknown flag is a usage error" 2 "bogus" -- "$genie" eval --bogus
 expect "a stray argument is a usage error" 2 "unexpected argument 'extra'" -- "$genie" info extra
 expect "a bad flag value is a usage error" 2 "many.*failed to parse" -- "$genie" eval --batch many
 expect "info names the OpenBLAS kernel" 0 "blas_core=" -- "$genie" info --threads 1
+expect "info lists the devices" 0 "^device=cpu" -- "$genie" info --threads 1
+expect "an unknown device is a usage error" 2 "device must be cpu or cuda, got 'gpu'" -- \
+  "$genie" eval --device gpu
+if ! "$genie" info | grep -q "^device=cuda [^u]"; then  # no usable GPU: --device cuda says why
+  expect "--device cuda without a GPU names the reason" 1 "--device cuda: .*(without the CUDA|no CUDA GPU)" -- \
+    "$genie" eval --device cuda --limit 1
+fi
 expect "a missing model file names the file" 1 "$tmp/none.gw" -- "$genie" eval --model "$tmp/none.gw"
 printf 'GNIE\x03\x00\x00\x00' >"$tmp/v3.gw"
 expect "a wrong format version names the file" 1 "v3.gw.*version" -- "$genie" eval --model "$tmp/v3.gw"
@@ -131,7 +138,7 @@ expect "the refused inputs are intact" 0 "" -- sh -c "cmp data/default.gw '$tmp/
 # The benchmark's two loops, each in the format tools/bench.sh reads.
 expect "bench needs a mode" 2 "distill or recon" -- "$genie" bench --threads 1
 for mode in distill recon; do
-  expect "bench times a $mode iteration" 0 "^$mode arch=resnet20 batch=16 threads=1 sec_per_iter=[0-9.]+ " -- \
+  expect "bench times a $mode iteration" 0 "^$mode arch=resnet20 batch=16 device=cpu threads=1 sec_per_iter=[0-9.]+ " -- \
     "$genie" bench "$mode" --batch 16 --iters 3 --channels 1 --size 16 --threads 1
 done
 

@@ -3,6 +3,7 @@
 // Shape legend: n images, C model channels, S model size; stored images are (Cs, H, W) bytes.
 #include "engine/dataset/dataset.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace engine {
@@ -99,6 +100,27 @@ std::unique_ptr<Dataset> open_dataset(const std::string& spec, const ImageSpec& 
   if (kind == "cifar10") return in_memory(kind, read_cifar10(directory, split), image, split);
   if (kind == "folder") return open_image_folder(directory, image);
   throw std::invalid_argument("unknown dataset '" + spec + "'; " + kAcceptedSpecs);
+}
+
+// One shifted, maybe mirrored plane at a time, through a scratch plane.
+void augment(Tensor& x, int padding, bool flip, Rng& rng) {
+  int n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  std::vector<float> plane(static_cast<size_t>(h) * w);
+  for (int i = 0; i < n; ++i) {
+    int dy = rng.integer(2 * padding + 1) - padding;
+    int dx = rng.integer(2 * padding + 1) - padding;
+    bool mirror = flip && rng.uniform() < 0.5f;
+    for (int ch = 0; ch < c; ++ch) {
+      float* p = x.data() + (static_cast<size_t>(i) * c + ch) * h * w;
+      for (int y = 0; y < h; ++y)
+        for (int xx = 0; xx < w; ++xx) {
+          int sy = y + dy, sx = (mirror ? w - 1 - xx : xx) + dx;
+          bool inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
+          plane[y * w + xx] = inside ? p[sy * w + sx] : 0.0f;
+        }
+      std::copy(plane.begin(), plane.end(), p);
+    }
+  }
 }
 
 void normalize(Tensor& images, const std::vector<float>& mean, const std::vector<float>& std) {

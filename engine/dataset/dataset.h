@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/rng.h"
 #include "engine/tensor.h"
 
 namespace engine {
@@ -57,6 +58,11 @@ enum class Split { Train, Test };
 // Throws std::invalid_argument for an unknown SPEC or a bad ImageSpec, and std::runtime_error
 // naming the path when the files are missing, empty or malformed.
 std::unique_ptr<Dataset> open_dataset(const std::string& spec, const ImageSpec& image, Split split);
+
+// Training augmentation, in place on a host batch (n, C, S, S) of pixels in [0, 1]: per image, a
+// random crop after zero padding by `padding` pixels (torchvision's RandomCrop(padding)) and, when
+// `flip`, a horizontal flip with probability 1/2; draws from rng in image order.
+void augment(Tensor& images, int padding, bool flip, Rng& rng);
 
 // In place, per channel c of (n, C, S, S): x = (x - mean[c]) / std[c]. Not differentiated:
 // it prepares inputs.

@@ -69,7 +69,8 @@ double recon_iteration(models::ResNet& model, int batch, int iters) {
   auto block_input = [&](int n) {
     engine::NoGrad no_grad;
     const models::ModelConfig& m = model.config();
-    Tensor x = engine::randn({n, m.in_channels, m.input_size, m.input_size}, rng);
+    Tensor x = engine::randn({n, m.in_channels, m.input_size, m.input_size}, rng, 0.0f, 1.0f,
+                             model.device());
     for (int u = 0; u < unit; ++u) x = model.forward_unit(u, x);
     return x;
   };
@@ -111,6 +112,7 @@ int bench(int argc, char** argv) {
   add("size", "input size (default: 32 for CIFAR ResNets, 224 otherwise)", cxxopts::value<int>());
   add("iters", "timed iterations", cxxopts::value<int>()->default_value("5"));
   add_threads_option(options);
+  add_device_option(options);
   options.parse_positional({"mode"});
   cxxopts::ParseResult args;
   if (!parse_or_help(options, argc, argv, args)) return 0;
@@ -129,11 +131,16 @@ int bench(int argc, char** argv) {
   if (!cifar) config.num_classes = 1000;
   parse_flag_value([&] { models::validate(config); });
   apply_threads(args);
+  engine::Device device = apply_device(args);
   models::ResNet model(config, 0);
+  model.to(device);
   double sec = mode == "distill" ? distill_iteration(model, batch, iters)
                                  : recon_iteration(model, batch, iters);
-  std::printf("%s arch=%s batch=%d threads=%d sec_per_iter=%.4f images_per_sec=%.1f\n",
-              mode.c_str(), config.arch.c_str(), batch, engine::threads(), sec, batch / sec);
+  std::printf("%s arch=%s batch=%d device=%s threads=%d sec_per_iter=%.4f images_per_sec=%.1f",
+              mode.c_str(), config.arch.c_str(), batch, engine::device_name(device),
+              engine::threads(), sec, batch / sec);
+  if (device == engine::Device::CUDA) std::printf(" peak_gpu_mb=%.1f", engine::peak_device_mb());
+  std::printf("\n");
   return 0;
 }
 

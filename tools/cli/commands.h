@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/device.h"
+
 namespace cli {
 
 struct Command {
@@ -93,5 +95,10 @@ void add_model_option(cxxopts::Options& options);
 // The --threads flag of every command, and applying it (or GENIE_THREADS) to the engine.
 void add_threads_option(cxxopts::Options& options);
 void apply_threads(const cxxopts::ParseResult& args);
+
+// The --device flag (cpu or cuda; default engine::default_device()); applying it checks that the
+// device can be used, before any work, and returns it. Commands move their model there.
+void add_device_option(cxxopts::Options& options);
+engine::Device apply_device(const cxxopts::ParseResult& args);
 
 }  // namespace cli

@@ -130,4 +130,19 @@ void apply_threads(const cxxopts::ParseResult& args) {
   engine::set_threads(parse_flag_value([&] { return engine::resolve_threads(requested); }));
 }
 
+void add_device_option(cxxopts::Options& options) {
+  options.add_options()("device",
+                        "cpu or cuda (default: cuda when built with it and a GPU is there)",
+                        cxxopts::value<std::string>());
+}
+
+engine::Device apply_device(const cxxopts::ParseResult& args) {
+  engine::Device device =
+      args.count("device")
+          ? parse_flag_value([&] { return engine::parse_device(args["device"].as<std::string>()); })
+          : engine::default_device();
+  engine::require_device(device);  // a runtime_error: exit 1 with the reason
+  return device;
+}
+
 }  // namespace cli

@@ -24,6 +24,7 @@ int distill(int argc, char** argv) {
   add("png", "also write a contact sheet of the images", cxxopts::value<std::string>());
   add("resume", "keep the finished batches in --out and go on");
   add_threads_option(options);
+  add_device_option(options);
   cxxopts::ParseResult args;
   if (!parse_or_help(options, argc, argv, args)) return 0;
   if (!args.count("out")) throw cxxopts::exceptions::parsing("--out is required");
@@ -31,6 +32,7 @@ int distill(int argc, char** argv) {
   if (swing != "on" && swing != "off")
     throw cxxopts::exceptions::parsing("--swing must be on or off");
   apply_threads(args);
+  engine::Device device = apply_device(args);
   genie::DistillConfig c;
   c.method = parse_flag_value(
       [&] { return genie::parse_distill_method(args["method"].as<std::string>()); });
@@ -47,6 +49,7 @@ int distill(int argc, char** argv) {
   if (args.count("png")) outputs.push_back({"--png", args["png"].as<std::string>()});
   check_outputs({{"--model", args["model"].as<std::string>()}}, outputs);
   models::ResNet model = models::load_model_or_default(args["model"].as<std::string>());
+  model.to(device);
   genie::DistillResult r = genie::distill(model, c);
   if (args.count("png"))
     genie::write_contact_sheet(args["png"].as<std::string>(), r.images, model.config().mean,

@@ -47,12 +47,18 @@ int eval(int argc, char** argv) {
   add("batch", "batch size", cxxopts::value<int>()->default_value("200"));
   add("limit", "evaluate the first N images only", cxxopts::value<int64_t>()->default_value("0"));
   add_threads_option(options);
+  add_device_option(options);
   cxxopts::ParseResult args;
   if (!parse_or_help(options, argc, argv, args)) return 0;
   int batch = flag_in_range(args, "batch", 1, kMaxImages);
   int64_t limit = flag_at_least(args, "limit", int64_t{0});
   apply_threads(args);
+  engine::Device device = apply_device(args);
   LoadedModel loaded = load_any_model(args["model"].as<std::string>());
+  if (loaded.quantized)
+    loaded.quantized->to(device);  // its model too
+  else
+    loaded.model->to(device);
   const models::ModelConfig& mc = loaded.model->config();
   auto data = engine::open_dataset(args["data"].as<std::string>(), {mc.in_channels, mc.input_size},
                                    engine::Split::Test);

@@ -2,19 +2,21 @@
 // for spotting the slow generic OpenBLAS kernel.
 #include <iostream>
 
+#include "engine/device.h"
 #include "engine/threads.h"
 #include "tools/cli/commands.h"
 
 namespace cli {
 
 int info(int argc, char** argv) {
-  cxxopts::Options options("genie info", "Show the engine's threads and OpenBLAS kernel.");
+  cxxopts::Options options("genie info", "Show the engine's threads, OpenBLAS kernel and devices.");
   add_threads_option(options);
   cxxopts::ParseResult args;
   if (!parse_or_help(options, argc, argv, args)) return 0;
   apply_threads(args);
   std::cout << "threads=" << engine::threads() << " blas_core=" << engine::blas_core() << "\n"
-            << "blas_config=" << engine::blas_config() << "\n";
+            << "blas_config=" << engine::blas_config() << "\n"
+            << engine::describe_devices();
   return 0;
 }
 

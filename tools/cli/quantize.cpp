@@ -58,6 +58,7 @@ int quantize(int argc, char** argv) {
   add("out", "the quantized model file (.gw)", cxxopts::value<std::string>());
   add_quant_options(options);
   add_threads_option(options);
+  add_device_option(options);
   cxxopts::ParseResult args;
   if (!parse_or_help(options, argc, argv, args)) return 0;
   for (const char* required : {"calib", "out"})
@@ -70,7 +71,9 @@ int quantize(int argc, char** argv) {
                  {"--calib", genie::is_images_file(calib) ? calib : dataset_path(calib)}},
                 {{"--out", out}});
   apply_threads(args);
+  engine::Device device = apply_device(args);
   models::ResNet model = models::load_model_or_default(args["model"].as<std::string>());
+  model.to(device);
   engine::Tensor calibration = genie::load_calibration(model, calib, num, c.seed);
   auto q = genie::quantize(model, calibration, c);
   genie::save_quantized(out, *q, genie::method_name(c.method));

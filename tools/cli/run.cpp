@@ -20,6 +20,7 @@ int run(int argc, char** argv) {
       cxxopts::value<int64_t>()->default_value("0"));
   add("seed", "random seed", cxxopts::value<uint64_t>()->default_value("0"));
   add_threads_option(options);
+  add_device_option(options);
   cxxopts::ParseResult args;
   if (!parse_or_help(options, argc, argv, args)) return 0;
   genie::RunConfig c;
@@ -38,6 +39,7 @@ int run(int argc, char** argv) {
   for (const std::string& file : genie::output_files(c)) outputs.push_back({"--out", file});
   check_outputs({{"--model", c.model}, {"--data", dataset_path(c.data)}}, outputs);
   apply_threads(args);
+  c.device = apply_device(args);
   return genie::run_pipeline(c);
 }
 

@@ -23,6 +23,7 @@ int train(int argc, char** argv) {
   add("seed", "random seed", cxxopts::value<uint64_t>()->default_value("0"));
   add("resume", "continue from OUT.ckpt");
   add_threads_option(options);
+  add_device_option(options);
   cxxopts::ParseResult args;
   if (!parse_or_help(options, argc, argv, args)) return 0;
   if (!args.count("out")) throw cxxopts::exceptions::parsing("--out is required");
@@ -46,6 +47,7 @@ int train(int argc, char** argv) {
   check_outputs({{"--data", dataset_path(c.data)}},
                 {{"--out", c.out}, {"--out's checkpoint", models::checkpoint_path(c)}});
   apply_threads(args);
+  c.device = apply_device(args);
   double top1 = models::train(c);
   std::cout << "top1=" << top1 << " out=" << c.out << "\n";
   return 0;
