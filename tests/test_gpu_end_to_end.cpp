@@ -1,0 +1,129 @@
+// GENIE's two halves on the CPU and on CUDA from the same seed, on a tiny ResNet: one GENIE-D
+// iteration, one reconstruction iteration, and a whole quantization whose file, evaluated on the
+// CPU, scores as the CPU's own. Without a usable GPU every case says why once and passes.
+// Tolerances: the forward passes sum in another order on the GPU (see test_gpu_ops.cpp), 1e-4
+// of the result's scale; after one Adam step, whose first update is about lr * sign(gradient),
+// a gradient within rounding of 0 can move its weight the other way, so the second loss is held
+// to 1e-3.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "engine/autograd.h"
+#include "engine/dataset/dataset.h"
+#include "genie/distill.h"
+#include "genie/quantize.h"
+#include "genie/quantized_file.h"
+#include "genie/reconstruct.h"
+#include "models/evaluate.h"
+#include "tests/gpu_parity.h"
+#include "tests/tiny_models.h"
+
+using engine::Device;
+using engine::Tensor;
+
+namespace {
+
+models::ResNet tiny_model_on(Device device) {
+  models::ResNet m(testing::tiny_resnet20(), 3);
+  testing::randomize_batch_norms(m, 4);
+  m.to(device);
+  return m;
+}
+
+// Images drawn per index, so that every batch of an evaluation differs.
+class SeededImages : public engine::Dataset {
+ public:
+  explicit SeededImages(int n) : n_(n) {}
+  int64_t size() const override { return n_; }
+  int num_classes() const override { return 10; }
+  engine::Batch load(const std::vector<int64_t>& indices) const override {
+    engine::Batch b;
+    std::vector<float> pixels;
+    for (int64_t i : indices) {
+      engine::Rng rng(1000 + static_cast<uint64_t>(i));
+      for (int k = 0; k < 64; ++k) pixels.push_back(rng.uniform());
+      b.labels.push_back(static_cast<int>(i % 10));
+    }
+    b.images = Tensor({static_cast<int>(indices.size()), 1, 8, 8}, pixels);
+    return b;
+  }
+  std::string describe() const override { return "seeded random images"; }
+
+ private:
+  int n_;
+};
+
+genie::DistillResult distill_on(Device device) {
+  models::ResNet m = tiny_model_on(device);
+  genie::DistillConfig c;
+  c.num_images = c.batch = 8;
+  c.iters = 2;
+  c.progress = false;
+  return genie::distill(m, c);
+}
+
+}  // namespace
+
+TEST_CASE("gpu end-to-end: a GENIE-D iteration matches the CPU") {
+  if (testing::skip_without_gpu()) return;
+  genie::DistillResult cpu = distill_on(Device::CPU), gpu = distill_on(Device::CUDA);
+  CHECK(gpu.bns_loss_first == doctest::Approx(cpu.bns_loss_first).epsilon(1e-4));
+  CHECK(gpu.bns_loss_last == doctest::Approx(cpu.bns_loss_last).epsilon(1e-3));
+  CHECK(testing::relative_difference(cpu.images.values(), gpu.images.values()) <= 1e-3);
+}
+
+TEST_CASE("gpu end-to-end: a reconstruction iteration matches the CPU") {
+  if (testing::skip_without_gpu()) return;
+  auto iterate = [](Device device) {
+    models::ResNet m = tiny_model_on(device);
+    m.set_trainable(false);
+    engine::Rng data_rng(5);
+    Tensor x = engine::randn({16, 1, 8, 8}, data_rng, 0.0f, 1.0f, device);
+    Tensor stem = m.forward_unit(0, x), y = m.forward_unit(1, stem);
+    genie::QuantizedResNet q(m, genie::QuantPolicy{});
+    engine::Rng rng(6);
+    {
+      engine::NoGrad no_grad;
+      m.forward_unit(1, stem, q.hooks(rng));  // initialises the activation quantizers
+    }
+    genie::ReconstructConfig c;
+    c.iters = 2;
+    c.batch = 8;
+    c.progress = false;
+    genie::ReconstructLoss loss = genie::reconstruct_unit(q, 1, stem, stem, y, c, rng);
+    return std::make_pair(loss.reconstruction, q.unit_layers(1)[0]->weight->step.values());
+  };
+  auto [cpu_loss, cpu_step] = iterate(Device::CPU);
+  auto [gpu_loss, gpu_step] = iterate(Device::CUDA);
+  CHECK(gpu_loss == doctest::Approx(cpu_loss).epsilon(1e-3));
+  CHECK(testing::relative_difference(cpu_step, gpu_step) <= 1e-3);
+}
+
+TEST_CASE("gpu end-to-end: a model quantized on the GPU scores on the CPU as the CPU's own") {
+  if (testing::skip_without_gpu()) return;
+  SeededImages data(2000);
+  auto quantize_then_score = [&](Device device) {
+    models::ResNet m = tiny_model_on(device);
+    engine::Rng rng(8);
+    Tensor calibration = engine::randn({32, 1, 8, 8}, rng);
+    genie::QuantConfig c;
+    c.iters = 20;
+    c.progress = false;
+    auto q = genie::quantize(m, calibration, c);
+    std::string path = "/tmp/genie_gpu_e2e_" + std::to_string(getpid()) + "_" +
+                       engine::device_name(device) + ".gw";
+    genie::save_quantized(path, *q, "genie");
+    engine::TensorFile file = engine::read_tensor_file(path);
+    std::remove(path.c_str());
+    genie::LoadedQuantizedModel loaded = genie::load_quantized(file, path);
+    engine::Rng eval_rng(0);
+    return models::evaluate(*loaded.model, data, 250, 0, loaded.quantized->hooks(eval_rng)).top1;
+  };
+  double cpu = quantize_then_score(Device::CPU), gpu = quantize_then_score(Device::CUDA);
+  CHECK(std::fabs(cpu - gpu) <= 0.1);
+}
