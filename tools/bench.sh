@@ -4,15 +4,14 @@
 # shared, so absolute times move from run to run.
 #
 #   tools/bench.sh GENIE_BINARY [extra flags for both sides, e.g. --arch resnet20 --batch 64]
-# Environment: THREADS (default: all cores), ITERS (default 5), TORCH_REFERENCE (the PyTorch
-# script, default ../shared/bench/torch_reference.py; without it or without PyTorch only
-# genie's side is printed).
+# Environment: THREADS (default: all cores), ITERS (default 5). The PyTorch side is
+# tools/torch_reference.py (the same work); without PyTorch only genie's side is printed.
 set -euo pipefail
 genie=$1
 shift
 threads=${THREADS:-$(nproc)}
 iters=${ITERS:-5}
-reference=${TORCH_REFERENCE:-../shared/bench/torch_reference.py}
+reference=$(dirname "$0")/torch_reference.py
 python=/usr/bin/python3
 
 have_torch() {
@@ -22,14 +21,15 @@ have_torch() {
 sec_per_iter() { sed -n 's/.*sec_per_iter=\([0-9.]*\).*/\1/p'; }
 
 if ! have_torch; then
-  echo "bench: no PyTorch reference ($reference or python3-torch missing); genie's side only"
+  echo "bench: no PyTorch (apt-get install python3-torch python3-torchvision for the comparison);" \
+    "genie's side only"
 fi
 # genie picks a fast OpenBLAS kernel when OPENBLAS_CORETYPE is unset; PyTorch gets the same one.
 core=$("$genie" info | sed -n 's/.*blas_core=\([^ ]*\).*/\1/p')
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$core}
 echo "bench: $threads threads, $iters timed iterations, OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE"
 for mode in distill recon; do
-  ours=$("$genie" bench "$mode" --threads "$threads" --iters "$iters" "$@")
+  ours=$("$genie" bench "$mode" --device cpu --threads "$threads" --iters "$iters" "$@")
   echo "genie: $ours"
   if have_torch; then
     theirs=$("$python" "$reference" "$mode" --threads "$threads" --iters "$iters" "$@")
