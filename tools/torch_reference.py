@@ -24,28 +24,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
+from torch_accuracy_check import Block  # the CIFAR BasicBlock, option A shortcut
+
 CIFAR_DEPTHS = {"resnet20": 3, "resnet32": 5, "resnet44": 7, "resnet56": 9}
-
-
-class CifarBlock(nn.Module):
-    """A CIFAR BasicBlock with the parameter-free (option A) shortcut."""
-
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.pad = (cout - cin) // 2
-
-    def shortcut(self, x):
-        if self.pad == 0 and self.conv1.stride == (1, 1):
-            return x
-        return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
-
-    def forward(self, x):
-        h = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(h)) + self.shortcut(x))
 
 
 def cifar_resnet(blocks_per_stage, channels):
@@ -53,7 +34,7 @@ def cifar_resnet(blocks_per_stage, channels):
     cin = 16
     for stage, cout in enumerate([16, 32, 64]):
         for i in range(blocks_per_stage):
-            layers.append(CifarBlock(cin, cout, 2 if stage > 0 and i == 0 else 1))
+            layers.append(Block(cin, cout, 2 if stage > 0 and i == 0 else 1))
             cin = cout
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)]
     return nn.Sequential(*layers)
