@@ -2,7 +2,7 @@
 // each reconstructed on cached activations and then switched to hard rounding, so that the
 // next unit's quantized-model input carries the error of everything before it.
 //
-// Methods (docs: GENIE.md, "Baselines"), from the most learned to the least:
+// Methods (docs/GENIE.md, "Baselines"), from the most learned to the least:
 //   genie     soft bits + learned weight and activation steps + QDrop, one stage (GENIE-M);
 //   qdrop     the same with the weight step fixed: GENIE-M minus its one change;
 //   brecq     AdaRound on the weights with float inputs (rounding weight 0.01), then LSQ on
