@@ -20,7 +20,7 @@ endif
 
 CXXFLAGS += -std=c++17 $(OPT) -Wall -Wextra -fopenmp -I. -I/usr/include/stb -MMD -MP
 LDFLAGS += $(filter -fsanitize=%,$(OPT)) -fopenmp
-LDLIBS += -lopenblas -lstb -lz
+LDLIBS += -lopenblas -lstb -lz -ldnnl
 
 LIB_SRC := $(sort $(wildcard engine/*.cpp engine/*/*.cpp models/*.cpp genie/*.cpp))
 CLI_SRC := $(sort $(wildcard tools/*.cpp tools/cli/*.cpp))
