@@ -25,6 +25,8 @@ int distill(int argc, char** argv);
 int quantize(int argc, char** argv);
 int run(int argc, char** argv);
 int bench(int argc, char** argv);
+int bench_infer(int argc, char** argv);  // bench_infer.cpp
+int export_model(int argc, char** argv);
 
 // Parses argv, rejecting stray positional arguments as cxxopts rejects unknown flags; prints
 // the help and returns false when --help was given.
