@@ -56,6 +56,8 @@ test: deps $(BUILD)/genie_tests $(BUILD)/genie
 	python3 tools/test_convert_torch.py
 	@echo "== the command line"
 	tests/cli.sh $(BUILD)/genie
+	@echo "== integer engine and ONNX export against the simulation (skips without onnxruntime)"
+	/usr/bin/python3 tools/test_export_onnx.py $(BUILD)/genie
 	@echo "== the PyTorch fixtures on OpenBLAS's generic kernel: the kernel must not change results"
 	OPENBLAS_CORETYPE=Prescott $(BUILD)/genie_tests -tc='fixtures*,parity*,*conv2d*,*linear*'
 	@echo "== the doctest suite"
