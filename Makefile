@@ -23,7 +23,7 @@ endif
 CXXFLAGS += -std=c++17 $(OPT) -Wall -Wextra -fopenmp -I. -I/usr/include/stb -MMD -MP \
   -DGENIE_CUDA=$(CUDA)
 LDFLAGS += $(filter -fsanitize=%,$(OPT)) -fopenmp
-LDLIBS += -lopenblas -lstb -lz
+LDLIBS += -lopenblas -lstb -lz -ldnnl
 
 LIB_SRC := $(sort $(wildcard engine/*.cpp engine/*/*.cpp models/*.cpp genie/*.cpp))
 # The CUDA backend: engine/cuda/*.cu, compiled by nvcc, only with CUDA=1.
@@ -80,6 +80,8 @@ test: deps $(BUILD)/genie_tests $(BUILD)/genie
 	python3 tools/test_convert_torch.py
 	@echo "== the command line"
 	tests/cli.sh $(BUILD)/genie
+	@echo "== integer engine and ONNX export against the simulation (skips without onnxruntime)"
+	/usr/bin/python3 tools/test_export_onnx.py $(BUILD)/genie
 	@echo "== the PyTorch fixtures on OpenBLAS's generic kernel: the kernel must not change results"
 	OPENBLAS_CORETYPE=Prescott $(BUILD)/genie_tests -tc='fixtures*,parity*,*conv2d*,*linear*'
 	@echo "== the doctest suite"

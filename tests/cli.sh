@@ -27,7 +27,8 @@ expect "help lists the subcommands" 0 "eval.*" -- "$genie" --help
 expect "no arguments is a usage error" 2 "usage: genie" -- "$genie"
 expect "an unknown command is a usage error" 2 "unknown command 'frobnicate'" -- "$genie" frobnicate
 expect "an unknown flag is a usage error" 2 "bogus" -- "$genie" eval --bogus
-expect "a stray argument is a usage error" 2 "unexpected argument 'extra'" -- "$genie" info extra
+expect "a stray argument is a usage error" 2 "unexpected argument 'extra'" -- "$genie" eval extra
+expect "info FILE names a missing file" 1 "extra: cannot open" -- "$genie" info extra
 expect "a bad flag value is a usage error" 2 "many.*failed to parse" -- "$genie" eval --batch many
 expect "info names the OpenBLAS kernel" 0 "blas_core=" -- "$genie" info --threads 1
 expect "info lists the devices" 0 "^device=cpu" -- "$genie" info --threads 1

@@ -24,6 +24,7 @@ const cli::Command kCommands[] = {
     {"train", "train a ResNet from scratch (how the default model was made)", cli::train},
     {"bench", "time one GENIE-D or GENIE-M iteration (make bench compares with PyTorch)",
      cli::bench},
+    {"export", "write a quantized model as a QDQ ONNX file", cli::export_model},
     {"info", "show threads and the OpenBLAS kernel in use", cli::info},
 };
 

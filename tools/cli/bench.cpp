@@ -101,10 +101,12 @@ double recon_iteration(models::ResNet& model, int batch, int iters) {
 }  // namespace
 
 int bench(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "infer") return bench_infer(argc - 1, argv + 1);
   cxxopts::Options options("genie bench",
                            "Time one GENIE-D or GENIE-M iteration on a random-weight network.");
   auto add = options.add_options();
-  add("mode", "distill or recon", cxxopts::value<std::string>());
+  add("mode", "distill or recon (or infer, see genie bench infer --help)",
+      cxxopts::value<std::string>());
   add("arch", "resnet20/32/44/56 or resnet18/34/50",
       cxxopts::value<std::string>()->default_value("resnet20"));
   add("batch", "images per iteration", cxxopts::value<int>()->default_value("128"));

@@ -27,6 +27,10 @@ int distill(int argc, char** argv);
 int quantize(int argc, char** argv);
 int run(int argc, char** argv);
 int bench(int argc, char** argv);
+int bench_infer(int argc, char** argv);  // bench_infer.cpp
+int export_model(int argc, char** argv);
+// What a genie tensor file holds (info_file.cpp), for `genie info FILE`.
+int describe_file(const std::string& path);
 
 // Parses argv, rejecting stray positional arguments as cxxopts rejects unknown flags; prints
 // the help and returns false when --help was given.

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "engine/dataset/dataset.h"
+#include "genie/integer_inference.h"
 #include "genie/quantized_file.h"
 #include "models/evaluate.h"
 #include "models/model_file.h"
@@ -46,14 +47,23 @@ int eval(int argc, char** argv) {
       cxxopts::value<std::string>()->default_value("fashion-mnist"));
   add("batch", "batch size", cxxopts::value<int>()->default_value("200"));
   add("limit", "evaluate the first N images only", cxxopts::value<int64_t>()->default_value("0"));
+  add("engine", "a quantized model: sim (fake-quantized floats) or int (integer arithmetic)",
+      cxxopts::value<std::string>()->default_value("sim"));
   add_threads_option(options);
   add_device_option(options);
   cxxopts::ParseResult args;
   if (!parse_or_help(options, argc, argv, args)) return 0;
   int batch = flag_in_range(args, "batch", 1, kMaxImages);
   int64_t limit = flag_at_least(args, "limit", int64_t{0});
+  const std::string arithmetic = args["engine"].as<std::string>();
+  if (arithmetic != "sim" && arithmetic != "int")
+    throw cxxopts::exceptions::parsing("--engine must be sim or int, got '" + arithmetic + "'");
+  const bool integer = arithmetic == "int";
+  if (integer && args.count("device") && args["device"].as<std::string>() != "cpu")
+    throw cxxopts::exceptions::parsing("--engine int runs on the CPU: drop --device");
   apply_threads(args);
-  engine::Device device = apply_device(args);
+  // The integer engine is the CPU's (oneDNN); the simulation runs wherever --device says.
+  engine::Device device = integer ? engine::Device::CPU : apply_device(args);
   LoadedModel loaded = load_any_model(args["model"].as<std::string>());
   if (loaded.quantized)
     loaded.quantized->to(device);  // its model too
@@ -65,7 +75,15 @@ int eval(int argc, char** argv) {
   engine::Rng rng(0);  // QDrop is off in evaluation: nothing is drawn
   models::ForwardHooks hooks =
       loaded.quantized ? loaded.quantized->hooks(rng) : models::ForwardHooks{};
-  models::Accuracy acc = models::evaluate(*loaded.model, *data, batch, limit, hooks);
+  if (integer && !loaded.quantized)
+    throw cxxopts::exceptions::parsing("--engine int needs a quantized --model");
+  models::Accuracy acc;
+  if (integer) {
+    genie::IntegerResNet net(*loaded.quantized);
+    acc = genie::evaluate_integer(net, *loaded.model, *data, batch, limit);
+  } else {
+    acc = models::evaluate(*loaded.model, *data, batch, limit, hooks);
+  }
   std::printf("top1=%.2f top5=%.2f n=%lld\n", acc.top1, acc.top5, static_cast<long long>(acc.n));
   return 0;
 }
