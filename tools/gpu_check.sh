@@ -29,7 +29,7 @@ step() {
   local name=$1 limit=$2 started=$SECONDS
   shift 2
   echo "== $name (at most ${limit}s)"
-  timeout "$limit" "$@" >"$logs/$name.log" 2>&1
+  timeout -k 5 "$limit" "$@" >"$logs/$name.log" 2>&1  # -k: KILL what ignores the TERM
   local rc=$?
   figure[${name}_rc]=$rc
   figure[${name}_seconds]=$((SECONDS - started))
@@ -75,7 +75,7 @@ bench_pair distill distill 40 35 --arch resnet18 --size 224 --batch 128
 bench_pair recon recon 40 30 --batch 32
 figure[ratio_meaning]="genie sec_per_iter / torch sec_per_iter: above 1, genie is slower"
 step run 110 "$genie" run --budget demo --device cuda --out "$scratch/run"
-for key in fp32_top1 rtn_top1 genie_top1 seconds; do
+for key in fp32_top1 rtn_top1 genie_top1; do  # (run_seconds is the step's wall time)
   figure[run_$key]=$(value "$key" "$logs/run.log")
 done
 figure[device]=$("$genie" info 2>/dev/null | grep '^device=cuda' | head -1 | cut -d= -f2-)
