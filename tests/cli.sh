@@ -37,6 +37,8 @@ expect "an unknown device is a usage error" 2 "device must be cpu or cuda, got '
 if ! "$genie" info | grep -q "^device=cuda [^u]"; then  # no usable GPU: --device cuda says why
   expect "--device cuda without a GPU names the reason" 1 "--device cuda: .*(without the CUDA|no CUDA GPU)" -- \
     "$genie" eval --device cuda --limit 1
+  expect "run refuses --device cuda before making its --out folder" 0 "^refused$" -- \
+    sh -c "'$genie' run --device cuda --out '$tmp/never' >/dev/null 2>&1; [ \$? -eq 1 ] && [ ! -e '$tmp/never' ] && echo refused"
 fi
 expect "a missing model file names the file" 1 "$tmp/none.gw" -- "$genie" eval --model "$tmp/none.gw"
 printf 'GNIE\x03\x00\x00\x00' >"$tmp/v3.gw"

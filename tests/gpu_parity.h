@@ -29,11 +29,13 @@ inline bool skip_without_gpu() {
   return true;
 }
 
-// max |a - b| over max(1, max |a|): an error relative to the result's scale.
+// max |a - b| over max(1, max |a|): an error relative to the result's scale; infinite where
+// only one side is NaN (a NaN difference would otherwise drop out of the max unseen).
 inline double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
   REQUIRE(a.size() == b.size());
   double scale = 1.0, worst = 0.0;
   for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i]) != std::isnan(b[i])) return INFINITY;
     scale = std::max(scale, static_cast<double>(std::fabs(a[i])));
     worst = std::max(worst, static_cast<double>(std::fabs(a[i] - b[i])));
   }
@@ -54,6 +56,10 @@ inline DeviceResult run_on(engine::Device device, const std::vector<engine::Tens
                            const TensorFunction& f) {
   std::vector<engine::Tensor> moved;
   for (const engine::Tensor& t : inputs) {
+    if (!t.defined()) {  // an absent optional input (a bias) stays absent
+      moved.push_back(t);
+      continue;
+    }
     engine::Tensor copy = t.clone().to(device);
     copy.requires_grad_(t.requires_grad());
     moved.push_back(copy);
@@ -64,7 +70,7 @@ inline DeviceResult run_on(engine::Device device, const std::vector<engine::Tens
   DeviceResult r{out.values(), {}};
   if (out.requires_grad()) engine::sum_all(engine::mul(out, weights)).backward();
   for (const engine::Tensor& t : moved)
-    r.grads.push_back(t.requires_grad() ? t.grad_values() : std::vector<float>{});
+    r.grads.push_back(t.defined() && t.requires_grad() ? t.grad_values() : std::vector<float>{});
   return r;
 }
 

@@ -6,7 +6,8 @@
 //     GPU's expf, tanhf and powf are a few ulp from the host's, and fused multiply-adds differ;
 //   - 1e-4 for reductions, convolutions, linear layers and batch norm: the GPU sums in another
 //     order (trees instead of loops); for up to 10^5 terms of mixed sign that moves a float32
-//     result by well under 1e-4 of its scale.
+//     result by well under 1e-4 of its scale. The gradient of a broadcast input is such a sum
+//     too (over the dimensions it was stretched along), so binary ops on unequal shapes get it.
 #include <doctest/doctest.h>
 
 #include <memory>
@@ -59,7 +60,7 @@ const std::vector<UnaryCase> kUnaryCases = {
 // Shapes of (a, b) for the broadcasting binary ops: the same shape, a scalar, per channel, per
 // image, and both sides broadcast.
 const std::vector<std::pair<Shape, Shape>> kBroadcastShapes = {
-    {{3, 7, 5, 5}, {3, 7, 5, 5}}, {{3, 7, 5, 5}, {1}},       {{3, 7, 5, 5}, {1, 7, 1, 1}},
+    {{3, 7, 5, 5}, {3, 7, 5, 5}}, {{3, 7, 5, 5}, {1}},          {{3, 7, 5, 5}, {1, 7, 1, 1}},
     {{3, 7, 5, 5}, {3, 1, 1, 1}}, {{3, 1, 5, 1}, {1, 7, 1, 5}}, {{1}, {13}},
 };
 
@@ -69,8 +70,24 @@ TEST_CASE("gpu ops: unary and scalar ops match the CPU") {
   if (testing::skip_without_gpu()) return;
   uint64_t seed = 1;
   for (const UnaryCase& c : kUnaryCases)
-    check_parity(c.name, {random_input({3, 13, 7}, seed++, c.lo, c.hi)},
-                 [&](const std::vector<Tensor>& in) { return c.op(in[0]); }, kElementwise);
+    check_parity(
+        c.name, {random_input({3, 13, 7}, seed++, c.lo, c.hi)},
+        [&](const std::vector<Tensor>& in) { return c.op(in[0]); }, kElementwise);
+}
+
+TEST_CASE("gpu ops: unary ops at their kinks, bounds and rounding ties match the CPU") {
+  if (testing::skip_without_gpu()) return;
+  // Where the two backends could disagree on a rule rather than on rounding: round half to
+  // even, the gradient of clamp at its bounds, of abs and relu at 0, heaviside(0) = 1.
+  Tensor x({13},
+           {-2.5f, -1.5f, -0.5f, 0.0f, 0.5f, 1.5f, 2.5f, -0.7f, 0.9f, 1.0f, -1.0f, 3.0f, -0.0f});
+  x.requires_grad_();
+  for (const UnaryCase& c : kUnaryCases) {
+    if (c.lo > 0) continue;  // sqrt and pow: 0 and negatives lie outside their domain
+    check_parity(
+        std::string(c.name) + " at edge values", {x},
+        [&](const std::vector<Tensor>& in) { return c.op(in[0]); }, kElementwise);
+  }
 }
 
 TEST_CASE("gpu ops: broadcasting binary ops and where match the CPU") {
@@ -83,14 +100,17 @@ TEST_CASE("gpu ops: broadcasting binary ops and where match the CPU") {
     for (const auto& [name, op] : ops) {
       // Divisors away from 0, so that the quotient's scale stays bounded.
       Tensor x = random_input(a, seed++), y = random_input(b, seed++, 0.5f, 2.0f);
-      check_parity(std::string(name) + " " + engine::shape_str(a) + " " + engine::shape_str(b),
-                   {x, y}, [op = op](const std::vector<Tensor>& in) { return op(in[0], in[1]); },
-                   kElementwise);
+      bool broadcast = a != b;
+      check_parity(
+          std::string(name) + " " + engine::shape_str(a) + " " + engine::shape_str(b), {x, y},
+          [op = op](const std::vector<Tensor>& in) { return op(in[0], in[1]); },
+          broadcast ? kSummed : kElementwise);
       engine::Rng rng(seed++);
       Tensor mask = engine::bernoulli(engine::broadcast_shape(a, b), 0.5f, rng);
-      check_parity("where", {mask, x, y},
-                   [](const std::vector<Tensor>& in) { return engine::where(in[0], in[1], in[2]); },
-                   kExact);
+      check_parity(
+          "where", {mask, x, y},
+          [](const std::vector<Tensor>& in) { return engine::where(in[0], in[1], in[2]); },
+          broadcast ? kSummed : kExact);
     }
 }
 
@@ -107,23 +127,38 @@ TEST_CASE("gpu ops: reductions match the CPU") {
       check_parity("mean", {x}, f(engine::mean), kSummed);
       check_parity("std_unbiased", {x}, f(engine::std_unbiased), kSummed);
     }
-  check_parity("sum_all", {x}, [](const auto& in) { return engine::sum_all(in[0]); }, kSummed);
-  check_parity("mean_all", {x}, [](const auto& in) { return engine::mean_all(in[0]); }, kSummed);
+  check_parity(
+      "sum_all", {x}, [](const auto& in) { return engine::sum_all(in[0]); }, kSummed);
+  check_parity(
+      "mean_all", {x}, [](const auto& in) { return engine::mean_all(in[0]); }, kSummed);
 }
 
 TEST_CASE("gpu ops: shape and row ops match the CPU exactly") {
   if (testing::skip_without_gpu()) return;
   Tensor x = random_input({9, 3, 5}, 300), y = random_input({4, 3, 5}, 301);
-  check_parity("reshape", {x}, [](const auto& in) { return engine::reshape(in[0], {27, -1}); },
-               kExact);
-  check_parity("flatten", {x}, [](const auto& in) { return engine::flatten(in[0]); }, kExact);
-  check_parity("slice_rows", {x}, [](const auto& in) { return engine::slice_rows(in[0], 2, 5); },
-               kExact);
+  check_parity(
+      "reshape", {x},
+      [](const auto& in) {
+        return engine::reshape(in[0], {27, -1});
+      },
+      kExact);
+  check_parity(
+      "flatten", {x}, [](const auto& in) { return engine::flatten(in[0]); }, kExact);
+  check_parity(
+      "slice_rows", {x}, [](const auto& in) { return engine::slice_rows(in[0], 2, 5); }, kExact);
   // Repeated rows: their gradients add up in the scatter.
-  check_parity("gather_rows", {x},
-               [](const auto& in) { return engine::gather_rows(in[0], {8, 0, 3, 3, 7}); }, kExact);
-  check_parity("concat_rows", {x, y},
-               [](const auto& in) { return engine::concat_rows({in[0], in[1]}); }, kExact);
+  check_parity(
+      "gather_rows", {x},
+      [](const auto& in) {
+        return engine::gather_rows(in[0], {8, 0, 3, 3, 7});
+      },
+      kExact);
+  check_parity(
+      "concat_rows", {x, y},
+      [](const auto& in) {
+        return engine::concat_rows({in[0], in[1]});
+      },
+      kExact);
 }
 
 TEST_CASE("gpu ops: convolutions and linear layers match the CPU") {
@@ -142,16 +177,17 @@ TEST_CASE("gpu ops: convolutions and linear layers match the CPU") {
   for (const ConvCase& c : cases) {
     Tensor x = random_input(c.x, seed++), w = random_input(c.w, seed++, -0.5f, 0.5f);
     Tensor b = c.bias ? random_input({c.w[0]}, seed++) : Tensor();
-    check_parity("conv2d " + engine::shape_str(c.x) + " " + engine::shape_str(c.w), {x, w, b},
-                 [&](const auto& in) {
-                   return engine::conv2d(in[0], in[1], in[2], c.stride, c.padding);
-                 },
-                 kSummed);
+    check_parity(
+        "conv2d " + engine::shape_str(c.x) + " " + engine::shape_str(c.w), {x, w, b},
+        [&](const auto& in) { return engine::conv2d(in[0], in[1], in[2], c.stride, c.padding); },
+        kSummed);
   }
   Tensor x = random_input({13, 37}, seed++), w = random_input({11, 37}, seed++, -0.5f, 0.5f);
   Tensor b = random_input({11}, seed++);
-  check_parity("linear", {x, w, b},
-               [](const auto& in) { return engine::linear(in[0], in[1], in[2]); }, kSummed);
+  for (const Tensor& bias : {b, Tensor()})
+    check_parity(
+        bias.defined() ? "linear" : "linear without bias", {x, w, bias},
+        [](const auto& in) { return engine::linear(in[0], in[1], in[2]); }, kSummed);
 }
 
 TEST_CASE("gpu ops: batch norm, in training and in evaluation, matches the CPU") {
@@ -166,16 +202,16 @@ TEST_CASE("gpu ops: batch norm, in training and in evaluation, matches the CPU")
       var.requires_grad_(false);
       // The running statistics are inputs too, so that their update is compared: they are
       // returned beside the output through a concatenation of flattened tensors.
-      check_parity(std::string("batch_norm ") + (training ? "train " : "eval ") +
-                       engine::shape_str(shape),
-                   {x, gamma, beta, mean, var},
-                   [training](const auto& in) {
-                     engine::BatchNormState state{in[3].clone(), in[4].clone()};
-                     Tensor out = engine::batch_norm(in[0], in[1], in[2], state, training);
-                     return engine::concat_rows(
-                         {engine::reshape(out, {-1}), state.running_mean, state.running_var});
-                   },
-                   kSummed);
+      check_parity(
+          std::string("batch_norm ") + (training ? "train " : "eval ") + engine::shape_str(shape),
+          {x, gamma, beta, mean, var},
+          [training](const auto& in) {
+            engine::BatchNormState state{in[3].clone(), in[4].clone()};
+            Tensor out = engine::batch_norm(in[0], in[1], in[2], state, training);
+            return engine::concat_rows(
+                {engine::reshape(out, {-1}), state.running_mean, state.running_var});
+          },
+          kSummed);
     }
 }
 
@@ -194,15 +230,22 @@ TEST_CASE("gpu ops: pooling and resampling match the CPU") {
   };
   // Sums of a few window values, or copies: well inside the summed tolerance.
   for (const auto& [name, op] : ops) check_parity(name, {x}, op, kSummed);
+  // Tied maxima, as after a ReLU: both backends must route the gradient to the first of them.
+  std::vector<float> levels(x.numel());
+  engine::Rng rng(601);
+  for (float& v : levels) v = static_cast<float>(rng.integer(3));
+  Tensor tied(x.shape(), levels);
+  tied.requires_grad_();
+  check_parity("max_pool2d with ties", {tied}, ops[0].second, kSummed);
 }
 
 TEST_CASE("gpu ops: softmax cross-entropy matches the CPU") {
   if (testing::skip_without_gpu()) return;
   const std::vector<int> labels = {0, 9, 3, 3, 7, 1, 8};
   Tensor logits = random_input({7, 10}, 700, -4.0f, 4.0f);
-  check_parity("softmax_cross_entropy", {logits},
-               [&](const auto& in) { return engine::softmax_cross_entropy(in[0], labels); },
-               kSummed);
+  check_parity(
+      "softmax_cross_entropy", {logits},
+      [&](const auto& in) { return engine::softmax_cross_entropy(in[0], labels); }, kSummed);
 }
 
 TEST_CASE("gpu ops: Adam and SGD steps match the CPU") {
@@ -244,8 +287,7 @@ TEST_CASE("gpu ops: to() round-trips values exactly") {
 TEST_CASE("gpu ops: an op on tensors of two devices names both") {
   if (testing::skip_without_gpu()) return;
   Tensor a = random_input({3}, 1000), b = random_input({3}, 1001).to(engine::Device::CUDA);
-  CHECK_THROWS_WITH_AS(engine::add(a, b), doctest::Contains("cpu and cuda"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(engine::add(a, b), doctest::Contains("cpu and cuda"), std::invalid_argument);
 }
 
 #if GENIE_CUDA
@@ -267,6 +309,7 @@ TEST_CASE("gpu ops: the caching allocator serves a training loop without growing
 TEST_CASE("--device cuda is refused with the reason where CUDA cannot be used") {
   if (engine::cuda_available()) return;  // the other side of skip_without_gpu
   CHECK_THROWS_WITH_AS(engine::require_device(engine::Device::CUDA),
-                       doctest::Contains(engine::cuda_unavailable_reason().c_str()), std::runtime_error);
+                       doctest::Contains(engine::cuda_unavailable_reason().c_str()),
+                       std::runtime_error);
   CHECK_THROWS_AS(Tensor({2}, 0.0f, engine::Device::CUDA), std::runtime_error);
 }

@@ -34,12 +34,12 @@ int run(int argc, char** argv) {
   c.out_dir = args["out"].as<std::string>();
   c.eval_limit = flag_at_least(args, "limit", int64_t{0});
   c.seed = args["seed"].as<uint64_t>();
+  c.device = apply_device(args);  // before the --out folder is made: a refusal leaves no trace
   prepare_output_folder({"--out", c.out_dir});
   std::vector<PathFlag> outputs;
   for (const std::string& file : genie::output_files(c)) outputs.push_back({"--out", file});
   check_outputs({{"--model", c.model}, {"--data", dataset_path(c.data)}}, outputs);
   apply_threads(args);
-  c.device = apply_device(args);
   return genie::run_pipeline(c);
 }
 
