@@ -25,13 +25,13 @@ void write_contact_sheet(const std::string& path, const engine::Tensor& images,
   const int rows = (n + columns - 1) / columns, gap = 2;
   const int width = columns * (w * scale + gap) + gap, height = rows * (h * scale + gap) + gap;
   std::vector<uint8_t> pixels(static_cast<size_t>(width) * height * c, 255);
+  const std::vector<float> values = images.values();  // an image file is an edge: host copy
   for (int i = 0; i < n; ++i) {
     int x0 = gap + (i % columns) * (w * scale + gap), y0 = gap + (i / columns) * (h * scale + gap);
     for (int y = 0; y < h * scale; ++y)
       for (int x = 0; x < w * scale; ++x)
         for (int ch = 0; ch < c; ++ch) {
-          float v =
-              images.data()[((static_cast<int64_t>(i) * c + ch) * h + y / scale) * w + x / scale];
+          float v = values[((static_cast<int64_t>(i) * c + ch) * h + y / scale) * w + x / scale];
           float pixel = std::clamp(v * std[ch] + mean[ch], 0.0f, 1.0f);
           pixels[(static_cast<size_t>(y0 + y) * width + x0 + x) * c + ch] =
               static_cast<uint8_t>(std::lround(pixel * 255.0f));

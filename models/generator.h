@@ -23,7 +23,10 @@ class Generator {
   Tensor forward(const Tensor& z);  // z (B, 256) -> images (B, C, S, S)
   std::vector<Tensor> parameters();
   void set_trainable(bool trainable);
+  // Moves every tensor (running statistics included) to `device`; call before an optimiser
+  // takes the parameters' handles.
   void to(engine::Device device);
+  engine::Device device() const { return linear_.weight.device(); }
 
  private:
   int s0_;

@@ -167,6 +167,28 @@ TEST_CASE("bad model files are refused with the file and the offending entry nam
   refuse(bad_std, "mean and std");
 }
 
+// Moving to the device a model is on already changes nothing: the CPU path stays bit-identical
+// and an optimiser built before the move still holds the model's own tensors.
+TEST_CASE("a model and a generator moved to the CPU they are on keep every handle") {
+  ResNet m(testing::tiny_resnet20(), 1);
+  std::vector<engine::Node*> nodes;
+  for (auto& [name, t] : m.named_tensors()) nodes.push_back(t->node());
+  m.to(engine::Device::CPU);
+  CHECK(m.device() == engine::Device::CPU);
+  size_t i = 0;
+  for (auto& [name, t] : m.named_tensors()) CHECK(t->node() == nodes[i++]);
+  engine::Rng rng(22);
+  models::Generator g(1, 8, rng);
+  std::vector<Tensor> before = g.parameters();
+  g.to(engine::Device::CPU);
+  CHECK(g.device() == engine::Device::CPU);
+  std::vector<Tensor> after = g.parameters();
+  for (size_t k = 0; k < before.size(); ++k) {
+    CHECK(after[k].node() == before[k].node());
+    CHECK(after[k].requires_grad());
+  }
+}
+
 TEST_CASE("the generator makes normalised images and passes gradients to z and itself") {
   engine::Rng rng(21);
   models::Generator g(3, 12, rng);
