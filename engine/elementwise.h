@@ -17,11 +17,7 @@
 #include <cmath>
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define GENIE_HOST_DEVICE __host__ __device__
-#else
-#define GENIE_HOST_DEVICE
-#endif
+#include "engine/host_device.h"
 
 namespace engine {
 
@@ -34,10 +30,10 @@ enum class UnaryKind {
   Square,
   Sqrt,
   Abs,
-  Pow,     // x^a
-  Clamp,   // min(max(x, a), b)
-  Round,   // round half to even, straight-through gradient
-  Floor,   // gradient 0
+  Pow,       // x^a
+  Clamp,     // min(max(x, a), b)
+  Round,     // round half to even, straight-through gradient
+  Floor,     // gradient 0
   Heaviside  // [x >= 0], gradient 0
 };
 
@@ -61,19 +57,32 @@ GENIE_HOST_DEVICE inline float stable_sigmoid(float x) {
 
 GENIE_HOST_DEVICE inline float unary_value(const UnaryOp& op, float x) {
   switch (op.kind) {
-    case UnaryKind::Affine: return x * op.a + op.b;
-    case UnaryKind::Relu: return max_of(x, 0.0f);  // max, not a branch: NaN propagates
-    case UnaryKind::LeakyRelu: return x > 0.0f ? x : op.a * x;
-    case UnaryKind::Tanh: return tanhf(x);
-    case UnaryKind::Sigmoid: return stable_sigmoid(x);
-    case UnaryKind::Square: return x * x;
-    case UnaryKind::Sqrt: return sqrtf(x);
-    case UnaryKind::Abs: return fabsf(x);
-    case UnaryKind::Pow: return powf(x, op.a);  // NaN outside the domain, as in PyTorch
-    case UnaryKind::Clamp: return min_of(max_of(x, op.a), op.b);
-    case UnaryKind::Round: return nearbyintf(x);  // half to even under the default mode
-    case UnaryKind::Floor: return floorf(x);
-    case UnaryKind::Heaviside: return x >= 0.0f ? 1.0f : 0.0f;
+    case UnaryKind::Affine:
+      return x * op.a + op.b;
+    case UnaryKind::Relu:
+      return max_of(x, 0.0f);  // max, not a branch: NaN propagates
+    case UnaryKind::LeakyRelu:
+      return x > 0.0f ? x : op.a * x;
+    case UnaryKind::Tanh:
+      return tanhf(x);
+    case UnaryKind::Sigmoid:
+      return stable_sigmoid(x);
+    case UnaryKind::Square:
+      return x * x;
+    case UnaryKind::Sqrt:
+      return sqrtf(x);
+    case UnaryKind::Abs:
+      return fabsf(x);
+    case UnaryKind::Pow:
+      return powf(x, op.a);  // NaN outside the domain, as in PyTorch
+    case UnaryKind::Clamp:
+      return min_of(max_of(x, op.a), op.b);
+    case UnaryKind::Round:
+      return nearbyintf(x);  // half to even under the default mode
+    case UnaryKind::Floor:
+      return floorf(x);
+    case UnaryKind::Heaviside:
+      return x >= 0.0f ? 1.0f : 0.0f;
   }
   return x;
 }
@@ -81,20 +90,33 @@ GENIE_HOST_DEVICE inline float unary_value(const UnaryOp& op, float x) {
 // dy/dx at x, given y = f(x).
 GENIE_HOST_DEVICE inline float unary_derivative(const UnaryOp& op, float x, float y) {
   switch (op.kind) {
-    case UnaryKind::Affine: return op.a;
-    case UnaryKind::Relu: return x > 0.0f ? 1.0f : 0.0f;
-    case UnaryKind::LeakyRelu: return x > 0.0f ? 1.0f : op.a;
-    case UnaryKind::Tanh: return 1.0f - y * y;
-    case UnaryKind::Sigmoid: return y * (1.0f - y);
-    case UnaryKind::Square: return 2.0f * x;
-    case UnaryKind::Sqrt: return 0.5f / y;
-    case UnaryKind::Abs: return static_cast<float>((x > 0.0f) - (x < 0.0f));
+    case UnaryKind::Affine:
+      return op.a;
+    case UnaryKind::Relu:
+      return x > 0.0f ? 1.0f : 0.0f;
+    case UnaryKind::LeakyRelu:
+      return x > 0.0f ? 1.0f : op.a;
+    case UnaryKind::Tanh:
+      return 1.0f - y * y;
+    case UnaryKind::Sigmoid:
+      return y * (1.0f - y);
+    case UnaryKind::Square:
+      return 2.0f * x;
+    case UnaryKind::Sqrt:
+      return 0.5f / y;
+    case UnaryKind::Abs:
+      return static_cast<float>((x > 0.0f) - (x < 0.0f));
     // Exponent 0 is special: p * x^(p-1) would give 0 * inf at x = 0.
-    case UnaryKind::Pow: return op.a == 0.0f ? 0.0f : op.a * powf(x, op.a - 1.0f);
-    case UnaryKind::Clamp: return op.a <= x && x <= op.b ? 1.0f : 0.0f;
-    case UnaryKind::Round: return 1.0f;
-    case UnaryKind::Floor: return 0.0f;
-    case UnaryKind::Heaviside: return 0.0f;
+    case UnaryKind::Pow:
+      return op.a == 0.0f ? 0.0f : op.a * powf(x, op.a - 1.0f);
+    case UnaryKind::Clamp:
+      return op.a <= x && x <= op.b ? 1.0f : 0.0f;
+    case UnaryKind::Round:
+      return 1.0f;
+    case UnaryKind::Floor:
+      return 0.0f;
+    case UnaryKind::Heaviside:
+      return 0.0f;
   }
   return 0.0f;
 }
@@ -103,10 +125,14 @@ enum class BinaryKind { Add, Sub, Mul, Div };
 
 GENIE_HOST_DEVICE inline float binary_value(BinaryKind kind, float a, float b) {
   switch (kind) {
-    case BinaryKind::Add: return a + b;
-    case BinaryKind::Sub: return a - b;
-    case BinaryKind::Mul: return a * b;
-    case BinaryKind::Div: return a / b;
+    case BinaryKind::Add:
+      return a + b;
+    case BinaryKind::Sub:
+      return a - b;
+    case BinaryKind::Mul:
+      return a * b;
+    case BinaryKind::Div:
+      return a / b;
   }
   return a;
 }
@@ -114,20 +140,28 @@ GENIE_HOST_DEVICE inline float binary_value(BinaryKind kind, float a, float b) {
 // d out / d a and d out / d b, given out = f(a, b).
 GENIE_HOST_DEVICE inline float binary_derivative_a(BinaryKind kind, float, float b, float) {
   switch (kind) {
-    case BinaryKind::Add: return 1.0f;
-    case BinaryKind::Sub: return 1.0f;
-    case BinaryKind::Mul: return b;
-    case BinaryKind::Div: return 1.0f / b;
+    case BinaryKind::Add:
+      return 1.0f;
+    case BinaryKind::Sub:
+      return 1.0f;
+    case BinaryKind::Mul:
+      return b;
+    case BinaryKind::Div:
+      return 1.0f / b;
   }
   return 0.0f;
 }
 
 GENIE_HOST_DEVICE inline float binary_derivative_b(BinaryKind kind, float a, float b, float out) {
   switch (kind) {
-    case BinaryKind::Add: return 1.0f;
-    case BinaryKind::Sub: return -1.0f;
-    case BinaryKind::Mul: return a;
-    case BinaryKind::Div: return -out / b;
+    case BinaryKind::Add:
+      return 1.0f;
+    case BinaryKind::Sub:
+      return -1.0f;
+    case BinaryKind::Mul:
+      return a;
+    case BinaryKind::Div:
+      return -out / b;
   }
   return 0.0f;
 }

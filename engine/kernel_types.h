@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "engine/host_device.h"
 #include "engine/tensor.h"
 
 namespace engine {
@@ -15,8 +16,9 @@ struct ConvGeometry {
   int stride, padding;
   int P, Q;  // output height, width
 
-  int64_t patch() const { return static_cast<int64_t>(C) * R * S; }  // rows of the columns
-  int64_t pixels() const { return static_cast<int64_t>(P) * Q; }     // columns per image
+  // rows of the columns, and columns per image
+  GENIE_HOST_DEVICE int64_t patch() const { return static_cast<int64_t>(C) * R * S; }
+  GENIE_HOST_DEVICE int64_t pixels() const { return static_cast<int64_t>(P) * Q; }
 };
 
 // Checks x (N, C, H, W) against w (K, C, R, S) and computes the output size; throws
@@ -26,8 +28,8 @@ ConvGeometry conv_geometry(const Shape& x, const Shape& w, int stride, int paddi
 // A pooling window slid over planes = N * C images of height x width.
 struct PoolGeometry {
   int planes, height, width, out_height, out_width, kernel, stride, padding;
-  int64_t in_plane() const { return int64_t{height} * width; }
-  int64_t out_plane() const { return int64_t{out_height} * out_width; }
+  GENIE_HOST_DEVICE int64_t in_plane() const { return int64_t{height} * width; }
+  GENIE_HOST_DEVICE int64_t out_plane() const { return int64_t{out_height} * out_width; }
   bool worth_threads() const { return planes * in_plane() > 65536; }
 };
 

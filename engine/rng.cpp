@@ -59,18 +59,21 @@ void Rng::shuffle(std::vector<int>& v) {
   for (int i = static_cast<int>(v.size()) - 1; i > 0; --i) std::swap(v[i], v[integer(i + 1)]);
 }
 
-// The draws are made on the host, in element order, and the tensor is then moved to `device`:
-// a seeded run makes the same random choices on every backend by construction.
+// The draws are made into a host tensor, in element order, which is then moved to `device` (on
+// the CPU, to() is the tensor itself): a seeded run makes the same random choices on every
+// backend by construction.
 Tensor randn(const Shape& shape, Rng& rng, float mean, float std, Device device) {
-  std::vector<float> v(numel_of(shape));
-  for (float& x : v) x = mean + std * rng.normal();
-  return Tensor(shape, v, device);
+  Tensor t(shape);
+  float* v = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i) v[i] = mean + std * rng.normal();
+  return t.to(device);
 }
 
 Tensor rand_uniform(const Shape& shape, Rng& rng, float lo, float hi, Device device) {
-  std::vector<float> v(numel_of(shape));
-  for (float& x : v) x = rng.uniform(lo, hi);
-  return Tensor(shape, v, device);
+  Tensor t(shape);
+  float* v = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i) v[i] = rng.uniform(lo, hi);
+  return t.to(device);
 }
 
 // QDrop draws one value per activation, every step, so this loop is kept tight: a local copy
@@ -78,16 +81,18 @@ Tensor rand_uniform(const Shape& shape, Rng& rng, float lo, float hi, Device dev
 // 24-bit integer k as a subtraction's sign bit, without a branch that a fair coin mispredicts
 // half the time. k / 2^24 < p exactly when k < ceil(p * 2^24), both sides exact.
 Tensor bernoulli(const Shape& shape, float p, Rng& rng, Device device) {
-  std::vector<float> v(numel_of(shape));
-  const int64_t limit =
-      p > 0.0f ? static_cast<int64_t>(std::ceil(std::fmin(p, 2.0f) * 16777216.0)) : 0;
+  Tensor t(shape);
+  float* v = t.data();
+  const int64_t n = t.numel(),
+                limit =
+                    p > 0.0f ? static_cast<int64_t>(std::ceil(std::fmin(p, 2.0f) * 16777216.0)) : 0;
   Rng local = rng;
-  for (float& x : v) {
+  for (int64_t i = 0; i < n; ++i) {
     int64_t k = static_cast<int64_t>(local.next_u64() >> 40);
-    x = static_cast<float>(static_cast<uint64_t>(k - limit) >> 63);
+    v[i] = static_cast<float>(static_cast<uint64_t>(k - limit) >> 63);
   }
   rng = local;
-  return Tensor(shape, v, device);
+  return t.to(device);
 }
 
 }  // namespace engine

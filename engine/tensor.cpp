@@ -73,8 +73,10 @@ Device same_device(const char* op, const std::vector<Tensor>& inputs) {
 }
 
 bool all_finite(const Tensor& t) {
-  const std::vector<float> values = t.values();
-  return std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); });
+  auto finite = [](float v) { return std::isfinite(v); };
+  if (t.device() == Device::CPU) return std::all_of(t.data(), t.data() + t.numel(), finite);
+  const std::vector<float> values = t.values();  // a device's values are read on the host
+  return std::all_of(values.begin(), values.end(), finite);
 }
 
 int Tensor::size(int dim) const {

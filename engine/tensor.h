@@ -29,7 +29,7 @@ std::string shape_str(const Shape& shape);
 class Tensor;
 // The device of the defined tensors among `inputs`; throws naming `op` when they differ.
 Device same_device(const char* op, const std::vector<Tensor>& inputs);
-// Whether every value is finite (no NaN, no infinity); reads a host copy.
+// Whether every value is finite (no NaN, no infinity); a device tensor is read as a host copy.
 bool all_finite(const Tensor& t);
 
 struct Node {

@@ -29,9 +29,6 @@ int images_per_chunk(const ConvGeometry& g) {
   return static_cast<int>(std::clamp<int64_t>(fit, 1, std::max(g.N, 1)));
 }
 
-// ConvGeometry::pixels() for device code (the struct's methods are host-only).
-__device__ int64_t pixels_of(const ConvGeometry& g) { return int64_t{g.P} * g.Q; }
-
 // columns (C*R*S, count*P*Q): row (c, r, s), column (n, p, q) holds
 // x[first + n, c, p*stride - padding + r, q*stride - padding + s], or 0 in the padding.
 struct Im2col {
@@ -40,10 +37,10 @@ struct Im2col {
   ConvGeometry g;
   int first, count;
   __device__ void operator()(int64_t e) const {
-    const int64_t ld = count * pixels_of(g);
+    const int64_t ld = count * g.pixels();
     int64_t row = e / ld, column = e % ld;
-    int n = static_cast<int>(column / pixels_of(g)),
-        pixel = static_cast<int>(column % pixels_of(g));
+    int n = static_cast<int>(column / g.pixels()),
+        pixel = static_cast<int>(column % g.pixels());
     int p = pixel / g.Q, q = pixel % g.Q;
     int c = static_cast<int>(row / (g.R * g.S)), rs = static_cast<int>(row % (g.R * g.S));
     int h = p * g.stride - g.padding + rs / g.S, w = q * g.stride - g.padding + rs % g.S;
@@ -60,7 +57,7 @@ struct Col2im {
   ConvGeometry g;
   int first, count;
   __device__ void operator()(int64_t e) const {
-    const int64_t ld = count * pixels_of(g);
+    const int64_t ld = count * g.pixels();
     int w = static_cast<int>(e % g.W), h = static_cast<int>(e / g.W % g.H);
     int c = static_cast<int>(e / (int64_t{g.W} * g.H) % g.C);
     int n = static_cast<int>(e / (int64_t{g.W} * g.H * g.C));
@@ -74,7 +71,7 @@ struct Col2im {
         int wq = w + g.padding - s;
         if (wq < 0 || wq % g.stride != 0 || wq / g.stride >= g.Q) continue;
         int64_t row = (int64_t{c} * g.R + r) * g.S + s;
-        sum += columns[row * ld + int64_t{n} * pixels_of(g) + int64_t{hp / g.stride} * g.Q +
+        sum += columns[row * ld + int64_t{n} * g.pixels() + int64_t{hp / g.stride} * g.Q +
                        wq / g.stride];
       }
     }
@@ -90,11 +87,11 @@ struct Unstage {
   ConvGeometry g;
   int first, count;
   __device__ void operator()(int64_t e) const {
-    int64_t pixel = e % pixels_of(g), plane = e / pixels_of(g);
+    int64_t pixel = e % g.pixels(), plane = e / g.pixels();
     int k = static_cast<int>(plane % g.K), n = static_cast<int>(plane / g.K);
     float b = bias ? bias[k] : 0.0f;
-    out[int64_t{first} * g.K * pixels_of(g) + e] =
-        staged[(int64_t{k} * count + n) * pixels_of(g) + pixel] + b;
+    out[int64_t{first} * g.K * g.pixels() + e] =
+        staged[(int64_t{k} * count + n) * g.pixels() + pixel] + b;
   }
 };
 
@@ -105,9 +102,9 @@ struct Stage {
   ConvGeometry g;
   int first, count;
   __device__ void operator()(int64_t e) const {
-    int64_t pixel = e % pixels_of(g), plane = e / pixels_of(g);
+    int64_t pixel = e % g.pixels(), plane = e / g.pixels();
     int n = static_cast<int>(plane % count), k = static_cast<int>(plane / count);
-    staged[e] = dout[((int64_t{first} + n) * g.K + k) * pixels_of(g) + pixel];
+    staged[e] = dout[((int64_t{first} + n) * g.K + k) * g.pixels() + pixel];
   }
 };
 
@@ -116,8 +113,8 @@ struct BiasTerms {
   const float* dout;
   ConvGeometry g;
   __device__ double operator()(int64_t k, int64_t t) const {
-    int64_t n = t / pixels_of(g), pixel = t % pixels_of(g);
-    return dout[(n * g.K + k) * pixels_of(g) + pixel];
+    int64_t n = t / g.pixels(), pixel = t % g.pixels();
+    return dout[(n * g.K + k) * g.pixels() + pixel];
   }
 };
 

@@ -14,12 +14,6 @@ namespace engine::cuda {
 
 namespace {
 
-// PoolGeometry's plane sizes for device code (the struct's methods are host-only).
-__device__ int64_t in_plane_of(const PoolGeometry& g) { return int64_t{g.height} * g.width; }
-__device__ int64_t out_plane_of(const PoolGeometry& g) {
-  return int64_t{g.out_height} * g.out_width;
-}
-
 // The window of an output position clipped to the input, [begin, end) along one axis.
 struct Span {
   int begin, end;
@@ -45,10 +39,10 @@ struct MaxPoolForward {
   const float* x;
   PoolGeometry g;
   __device__ void operator()(int64_t o) const {
-    int64_t plane = o / out_plane_of(g);
-    int oh = static_cast<int>(o % out_plane_of(g) / g.out_width);
+    int64_t plane = o / g.out_plane();
+    int oh = static_cast<int>(o % g.out_plane() / g.out_width);
     int ow = static_cast<int>(o % g.out_width);
-    const float* xp = x + plane * in_plane_of(g);
+    const float* xp = x + plane * g.in_plane();
     Span hs = window(oh, g.height, g), ws = window(ow, g.width, g);
     int32_t best_at = hs.begin * g.width + ws.begin;
     float best = -INFINITY;
@@ -72,14 +66,14 @@ struct MaxPoolBackward {
   const int32_t* argmax;
   PoolGeometry g;
   __device__ void operator()(int64_t i) const {
-    int64_t plane = i / in_plane_of(g);
-    int at = static_cast<int>(i % in_plane_of(g));
+    int64_t plane = i / g.in_plane();
+    int at = static_cast<int>(i % g.in_plane());
     int h = at / g.width, w = at % g.width;
     Span hs = covering(h, g.out_height, g), ws = covering(w, g.out_width, g);
     float sum = dx[i];
     for (int oh = hs.begin; oh < hs.end; ++oh)
       for (int ow = ws.begin; ow < ws.end; ++ow) {
-        int64_t o = plane * out_plane_of(g) + int64_t{oh} * g.out_width + ow;
+        int64_t o = plane * g.out_plane() + int64_t{oh} * g.out_width + ow;
         if (argmax[o] == at) sum += dout[o];
       }
     dx[i] = sum;
@@ -96,10 +90,10 @@ struct AvgPoolForward {
   const float* x;
   PoolGeometry g;
   __device__ void operator()(int64_t o) const {
-    int64_t plane = o / out_plane_of(g);
-    int oh = static_cast<int>(o % out_plane_of(g) / g.out_width);
+    int64_t plane = o / g.out_plane();
+    int oh = static_cast<int>(o % g.out_plane() / g.out_width);
     int ow = static_cast<int>(o % g.out_width);
-    const float* xp = x + plane * in_plane_of(g);
+    const float* xp = x + plane * g.in_plane();
     Span hs = window(oh, g.height, g), ws = window(ow, g.width, g);
     float sum = 0.0f;
     for (int h = hs.begin; h < hs.end; ++h)
@@ -113,14 +107,14 @@ struct AvgPoolBackward {
   const float* dout;
   PoolGeometry g;
   __device__ void operator()(int64_t i) const {
-    int64_t plane = i / in_plane_of(g);
-    int at = static_cast<int>(i % in_plane_of(g));
+    int64_t plane = i / g.in_plane();
+    int at = static_cast<int>(i % g.in_plane());
     Span hs = covering(at / g.width, g.out_height, g);
     Span ws = covering(at % g.width, g.out_width, g);
     float sum = dx[i];
     for (int oh = hs.begin; oh < hs.end; ++oh)
       for (int ow = ws.begin; ow < ws.end; ++ow)
-        sum += dout[plane * out_plane_of(g) + int64_t{oh} * g.out_width + ow] * inverse_area(g);
+        sum += dout[plane * g.out_plane() + int64_t{oh} * g.out_width + ow] * inverse_area(g);
     dx[i] = sum;
   }
 };
