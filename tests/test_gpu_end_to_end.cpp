@@ -148,6 +148,7 @@ TEST_CASE("gpu end-to-end: a second reconstruction iteration, after a step, matc
 TEST_CASE("gpu end-to-end: a model quantized on the GPU scores on the CPU as the CPU's own") {
   if (testing::skip_without_gpu()) return;
   SeededImages data(2000);
+  // Quantizes on `device`; the learned codes of every layer, and the top-1 scored on the CPU.
   auto quantize_then_score = [&](Device device) {
     models::ResNet m = tiny_model_on(device);
     engine::Rng rng(8);
@@ -162,9 +163,28 @@ TEST_CASE("gpu end-to-end: a model quantized on the GPU scores on the CPU as the
     engine::TensorFile file = engine::read_tensor_file(path);
     std::remove(path.c_str());
     genie::LoadedQuantizedModel loaded = genie::load_quantized(file, path);
+    std::vector<float> codes;
+    for (auto& [name, layer] : loaded.quantized->layers()) {
+      std::vector<float> c = layer.weight->hard_codes().values();
+      codes.insert(codes.end(), c.begin(), c.end());
+    }
     engine::Rng eval_rng(0);
-    return models::evaluate(*loaded.model, data, 250, 0, loaded.quantized->hooks(eval_rng)).top1;
+    double top1 =
+        models::evaluate(*loaded.model, data, 250, 0, loaded.quantized->hooks(eval_rng)).top1;
+    return std::make_pair(codes, top1);
   };
-  double cpu = quantize_then_score(Device::CPU), gpu = quantize_then_score(Device::CUDA);
-  CHECK(std::fabs(cpu - gpu) <= 0.1);
+  auto [cpu_codes, cpu] = quantize_then_score(Device::CPU);
+  auto [gpu_codes, gpu] = quantize_then_score(Device::CUDA);
+  REQUIRE(cpu_codes.size() == gpu_codes.size());
+  size_t differ = 0;
+  for (size_t i = 0; i < cpu_codes.size(); ++i) differ += cpu_codes[i] != gpu_codes[i];
+  // Adam turns the sign of a near-zero gradient into a full step, so the two backends' sums,
+  // equal to a few ulps, can leave a weight whose h(V) sits near 1/2 on either side of it. On
+  // an H200: 3 codes of 16,900 differed. The tiny random model scores at chance (about 10%),
+  // where each such code moves borderline images: top-1 10.15 on the CPU, 9.95 on the GPU (4
+  // images of 2,000). The codes are the strict check; the score only must not drift further.
+  MESSAGE("codes that differ: " << differ << " of " << cpu_codes.size() << "; top-1 cpu " << cpu
+                                << ", gpu " << gpu);
+  CHECK(differ <= cpu_codes.size() / 200);
+  CHECK(std::fabs(cpu - gpu) <= 0.5);
 }

@@ -11,7 +11,8 @@
 #
 # Usage: tools/gpu_check.sh OUT.json
 # Each step's whole output goes to OUT.logs/ beside OUT.json. Environment: BUILD (the build
-# folder, default build), PYTHON (default python3).
+# folder, default build), PYTHON (default python3), PREBUILT=1 (skip step 1 and use the binaries
+# already in BUILD: for a GPU machine without the build dependencies; see tools/gpu_bundle.sh).
 set -uo pipefail
 out_json=$(realpath -m "${1:?usage: tools/gpu_check.sh OUT.json}")  # before the cd below
 cd "$(dirname "$0")/.." || exit 1
@@ -67,7 +68,11 @@ bench_pair() {
   fi
 }
 
-step build 150 make CUDA=1 BUILD="$build" -j"$(nproc)" "$build/genie" "$build/genie_tests"
+if [ "${PREBUILT:-0}" = 1 ]; then
+  figure[build]=prebuilt
+else
+  step build 150 make CUDA=1 BUILD="$build" -j"$(nproc)" "$build/genie" "$build/genie_tests"
+fi
 step parity 50 "$build/genie_tests" -tc='gpu*'
 figure[parity]=$(grep -q "Status: SUCCESS" "$logs/parity.log" && echo pass || echo fail)
 grep -q "GPU parity cases skipped" "$logs/parity.log" && figure[parity]=skipped
