@@ -32,16 +32,22 @@ void ActivationQuantizer::initialize(const Tensor& x) {
   step.requires_grad_();
 }
 
-Tensor ActivationQuantizer::forward(const Tensor& x, float drop, engine::Rng& rng) {
-  if (!initialized()) initialize(x);
-  if (drop >= 1.0f) return x;
+Tensor ActivationQuantizer::forward(const Tensor& x) const {
+  if (!initialized())
+    throw std::logic_error("an activation quantizer was used before initialize()");
   float qn = signed_ ? -static_cast<float>(1 << (bits_ - 1)) : 0.0f;
   float qp =
       signed_ ? static_cast<float>((1 << (bits_ - 1)) - 1) : static_cast<float>((1 << bits_) - 1);
-  Tensor quantized =
-      engine::mul(engine::round_ste(engine::clamp(engine::div(x, step), qn, qp)), step);
-  if (drop <= 0.0f) return quantized;
-  return engine::where(engine::bernoulli(x.shape(), drop, rng, x.device()), x, quantized);
+  return engine::mul(engine::round_ste(engine::clamp(engine::div(x, step), qn, qp)), step);
+}
+
+Tensor ActivationQuantizer::forward(const Tensor& x, float p_quantized, engine::Rng& rng) const {
+  if (p_quantized <= 0.0f) return x;
+  Tensor quantized = forward(x);
+  if (p_quantized >= 1.0f) return quantized;
+  // The mask marks the elements that stay float, drawn with probability 1 - p_quantized.
+  Tensor keep_float = engine::bernoulli(x.shape(), 1.0f - p_quantized, rng, x.device());
+  return engine::where(keep_float, x, quantized);
 }
 
 }  // namespace genie

@@ -1,11 +1,12 @@
 // GENIE-M's activation quantizer (docs/GENIE.md, "Activation quantizer"): per tensor,
 // symmetric, no zero point; LSQ's learned step without gradient scaling.
 //
-//   init (first call):  signed iff the batch has a negative value;
+//   init (explicit):    signed iff the batch has a negative value;
 //                       range [-2^(b-1), 2^(b-1) - 1] signed, [0, 2^b - 1] unsigned;
 //                       step by the clip search over [-max|x|, max|x|] or [0, max|x|]
 //   forward:            s * round_ste(clamp(x / s, Qn, Qp))
-//   QDrop (training):   each element keeps its float value with probability p (0.5)
+//   QDrop (training):   each element takes its quantized value with probability p_quantized
+//                       (0.5), and keeps its float value otherwise
 #pragma once
 
 #include "engine/rng.h"
@@ -20,18 +21,22 @@ class ActivationQuantizer {
   // A quantizer restored from a quantized model file.
   ActivationQuantizer(int bits, bool is_signed, float step);
 
-  // x quantized, except that each element stays float with probability `drop` (QDrop; 0 in
-  // evaluation, 1 for a float pass). The first call initialises the step and sign from x.
-  Tensor forward(const Tensor& x, float drop, engine::Rng& rng);
-
+  // Sets the sign and the step from a batch (its first 32 images in GENIE-M).
+  void initialize(const Tensor& x);
   bool initialized() const { return step.defined(); }
+
+  // x quantized (evaluation). Needs initialize() first.
+  Tensor forward(const Tensor& x) const;
+  // QDrop: each element of x takes its quantized value with probability `p_quantized` and
+  // keeps its float value otherwise (1: forward(x); 0: x itself, uninitialised or not).
+  Tensor forward(const Tensor& x, float p_quantized, engine::Rng& rng) const;
+
   void to(engine::Device device) { step.move_to(device); }
   bool is_signed() const { return signed_; }
   int bits() const { return bits_; }
-  Tensor step;  // (1), learned; undefined until the first call
+  Tensor step;  // (1), learned; undefined until initialize()
 
  private:
-  void initialize(const Tensor& x);
   int bits_;
   bool signed_ = false;
 };

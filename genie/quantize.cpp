@@ -14,16 +14,18 @@ namespace genie {
 
 namespace {
 
-constexpr int kChunk = 32;  // images per no-grad pass; also the activation quantizers' init batch
+constexpr int kNoGradChunk = 32;  // images per no-grad pass over the caches: bounds the memory
+// AdaRound's and BRECQ's reference code weigh the rounding loss by 0.01; GENIE-M by 1.
+constexpr float kBaselineRoundWeight = 0.01f, kGenieRoundWeight = 1.0f;
 
-// f applied to the images in chunks of 32, without gradients: (N, ...) -> (N, ...).
+// f applied to the images in chunks, without gradients: (N, ...) -> (N, ...).
 template <class F>
 Tensor map_chunks(const Tensor& in, F f) {
   engine::NoGrad no_grad;
   const int n = in.size(0);
   std::vector<Tensor> outputs;
-  for (int start = 0; start < n; start += kChunk)
-    outputs.push_back(f(engine::slice_rows(in, start, std::min(kChunk, n - start))));
+  for (int start = 0; start < n; start += kNoGradChunk)
+    outputs.push_back(f(engine::slice_rows(in, start, std::min(kNoGradChunk, n - start))));
   return engine::concat_rows(outputs);
 }
 
@@ -36,57 +38,29 @@ void require_finite(const Tensor& activations, const std::string& what, const st
                              "calibration images finite?); nothing was written");
 }
 
-void set_mode(const std::vector<QuantizedLayer*>& layers, bool soft, float drop, bool inputs) {
-  for (QuantizedLayer* l : layers) {
-    l->soft = soft;
-    l->drop = drop;
-    l->quantize_input = inputs;
-  }
-}
-
-ReconstructConfig stage(const QuantConfig& c, int n) {
-  ReconstructConfig r;
-  r.iters = c.iters;
-  r.batch = c.batch > 0 ? c.batch : std::max(1, n / 32);
-  r.round_weight = c.round_weight;
-  r.drop = c.drop;
-  r.progress = c.progress;
-  return r;
-}
-
-// The method's reconstruction of one unit, on its caches.
-void reconstruct(QuantizedResNet& q, int unit, const Tensor& x, const Tensor& x_q, const Tensor& y,
-                 const QuantConfig& c, engine::Rng& rng) {
-  ReconstructConfig r = stage(c, x.size(0));
-  std::vector<QuantizedLayer*> layers = q.unit_layers(unit);
-  switch (c.method) {
-    case QuantMethod::Rtn:
-      return;
-    case QuantMethod::Genie:
-      reconstruct_unit(q, unit, x, x_q, y, r, rng);
-      return;
-    case QuantMethod::QDrop:
-      r.learn_weight_step = false;
-      reconstruct_unit(q, unit, x, x_q, y, r, rng);
-      return;
-    case QuantMethod::AdaRound:
-      r.learn_weight_step = r.learn_activation_step = false;
-      r.drop = 0.0f;
-      reconstruct_unit(q, unit, x, x_q, y, r, rng);
-      return;
-    case QuantMethod::Brecq: {
-      ReconstructConfig weights = r;
-      weights.learn_weight_step = weights.learn_activation_step = false;
-      weights.drop = 0.0f;
-      set_mode(layers, true, 0.0f, false);
-      reconstruct_unit(q, unit, x, x, y, weights, rng);  // float inputs in this stage
-      set_mode(layers, false, 0.0f, true);
-      ReconstructConfig activations = r;
-      activations.learn_bits = activations.learn_weight_step = false;
-      activations.drop = 0.0f;
-      reconstruct_unit(q, unit, x, x_q, y, activations, rng);
-      return;
-    }
+// One pass of `stage` over every unit, from the calibration images.
+void run_stage(models::ResNet& model, QuantizedResNet& q, const Tensor& calibration,
+               const QuantStage& stage, bool progress, engine::Rng& rng) {
+  models::ForwardHooks quantized = q.hooks(rng);
+  // The current unit's float and quantized inputs, on the model's device from here on.
+  Tensor x = calibration.to(model.device()), x_q = x;
+  for (int u = 0; u < model.num_units(); ++u) {
+    Tensor y = map_chunks(x, [&](const Tensor& in) { return model.forward_unit(u, in); });
+    require_finite(y, "the float model's output", model.unit_name(u));
+    if (progress)
+      std::fprintf(stderr, "unit %d/%d %s%s: caches X, X_q, Y take %.1f MB\n", u + 1,
+                   model.num_units(), model.unit_name(u).c_str(), stage.name.c_str(),
+                   (2.0 * x.numel() + y.numel()) * sizeof(float) / 1e6);
+    q.set_unit_mode(u, stage.learning);
+    // Seen as reconstruction will see them: soft weights, QDrop where the method drops.
+    if (stage.initializes_activations)
+      q.initialize_activations(
+          engine::slice_rows(x_q, 0, std::min(kActivationInitImages, x_q.size(0))), rng, u);
+    reconstruct_unit(q, u, x, x_q, y, stage.reconstruct, rng);
+    q.set_unit_mode(u, stage.done);
+    x_q = map_chunks(x_q, [&](const Tensor& in) { return model.forward_unit(u, in, quantized); });
+    require_finite(x_q, "the quantized model's output", model.unit_name(u));
+    x = y;
   }
 }
 
@@ -118,6 +92,58 @@ std::string method_name(QuantMethod method) {
   return "?";
 }
 
+std::vector<QuantStage> method_stages(const QuantConfig& c, int images) {
+  const LayerMode hard{false, 1.0f};
+  QuantStage s{"", {true, c.p_quantized}, hard, true, {}};
+  ReconstructConfig& r = s.reconstruct;
+  r.iters = c.iters;
+  r.batch = c.batch > 0 ? c.batch : std::max(1, images / kBatchesPerPass);
+  r.round_weight = kGenieRoundWeight;
+  r.p_quantized_input = c.p_quantized;
+  r.progress = c.progress;
+  std::vector<QuantStage> stages;
+  switch (c.method) {
+    case QuantMethod::Genie:
+      stages = {s};
+      break;
+    case QuantMethod::QDrop:
+      r.learn_weight_step = false;
+      stages = {s};
+      break;
+    case QuantMethod::AdaRound:
+      s.learning = {true, 1.0f};
+      r.learn_weight_step = r.learn_activation_step = false;
+      r.round_weight = kBaselineRoundWeight;
+      r.p_quantized_input = 1.0f;
+      stages = {s};
+      break;
+    case QuantMethod::Rtn:
+      s.learning = hard;
+      r.iters = 0;
+      stages = {s};
+      break;
+    case QuantMethod::Brecq: {
+      QuantStage weights = s, activations = s;
+      weights.name = " (brecq weights)";
+      weights.learning = {true, 0.0f};
+      weights.done = {false, 0.0f};
+      weights.initializes_activations = false;
+      weights.reconstruct.learn_weight_step = weights.reconstruct.learn_activation_step = false;
+      weights.reconstruct.round_weight = kBaselineRoundWeight;
+      weights.reconstruct.p_quantized_input = 1.0f;
+      activations.name = " (brecq activations)";
+      activations.learning = hard;
+      activations.reconstruct.learn_bits = activations.reconstruct.learn_weight_step = false;
+      activations.reconstruct.p_quantized_input = 0.0f;
+      stages = {weights, activations};
+      break;
+    }
+  }
+  if (c.round_weight)
+    for (QuantStage& stage : stages) stage.reconstruct.round_weight = *c.round_weight;
+  return stages;
+}
+
 std::unique_ptr<QuantizedResNet> quantize(models::ResNet& model, const Tensor& calibration,
                                           const QuantConfig& c) {
   if (calibration.ndim() != 4 || calibration.size(0) < 1)
@@ -126,32 +152,8 @@ std::unique_ptr<QuantizedResNet> quantize(models::ResNet& model, const Tensor& c
   model.set_trainable(false);
   auto q = std::make_unique<QuantizedResNet>(model, c.policy);
   engine::Rng rng(c.seed);
-  models::ForwardHooks quantized = q->hooks(rng);
-  // The current unit's float and quantized inputs, on the model's device from here on.
-  Tensor x = calibration.to(model.device()), x_q = x;
-  for (int u = 0; u < model.num_units(); ++u) {
-    Tensor y = map_chunks(x, [&](const Tensor& in) { return model.forward_unit(u, in); });
-    require_finite(y, "the float model's output", model.unit_name(u));
-    if (c.progress)
-      std::fprintf(stderr, "unit %d/%d %s: caches X, X_q, Y take %.1f MB\n", u + 1,
-                   model.num_units(), model.unit_name(u).c_str(),
-                   (2.0 * x.numel() + y.numel()) * sizeof(float) / 1e6);
-    std::vector<QuantizedLayer*> layers = q->unit_layers(u);
-    // The activation quantizers initialise on the unit's first 32 quantized-model inputs,
-    // seen as reconstruction will see them (soft weights, QDrop where the method drops).
-    bool learns = c.method != QuantMethod::Rtn;
-    bool drops = c.method == QuantMethod::Genie || c.method == QuantMethod::QDrop;
-    set_mode(layers, learns, drops ? c.drop : 0.0f, true);
-    {
-      engine::NoGrad no_grad;
-      model.forward_unit(u, engine::slice_rows(x_q, 0, std::min(kChunk, x_q.size(0))), quantized);
-    }
-    reconstruct(*q, u, x, x_q, y, c, rng);
-    set_mode(layers, false, 0.0f, true);
-    x_q = map_chunks(x_q, [&](const Tensor& in) { return model.forward_unit(u, in, quantized); });
-    require_finite(x_q, "the quantized model's output", model.unit_name(u));
-    x = y;
-  }
+  for (const QuantStage& stage : method_stages(c, calibration.size(0)))
+    run_stage(model, *q, calibration, stage, c.progress, rng);
   return q;
 }
 

@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 
+#include "engine/autograd.h"
 #include "engine/ops.h"
 
 namespace genie {
@@ -69,13 +70,30 @@ QuantizedLayer& QuantizedResNet::layer(const std::string& name) {
 }
 
 Tensor QuantizedResNet::quantized_input(QuantizedLayer& l, const Tensor& x, engine::Rng& rng) {
-  if (!l.input || !l.quantize_input) return x;
-  return l.input->forward(x, l.drop, rng);
+  if (!l.input || l.mode.p_quantized <= 0.0f) return x;
+  if (initializing_ && !l.input->initialized()) l.input->initialize(x);
+  return l.input->forward(x, l.mode.p_quantized, rng);
+}
+
+void QuantizedResNet::initialize_activations(const Tensor& images, engine::Rng& rng, int unit) {
+  engine::NoGrad no_grad;
+  initializing_ = true;
+  models::ForwardHooks h = hooks(rng);
+  try {
+    if (unit < 0)
+      model_.forward(images, h);
+    else
+      model_.forward_unit(unit, images, h);
+  } catch (...) {
+    initializing_ = false;
+    throw;
+  }
+  initializing_ = false;
 }
 
 Tensor QuantizedResNet::run_conv(const models::Conv2d& conv, const Tensor& x, engine::Rng& rng) {
   QuantizedLayer& l = layer(conv.name);
-  Tensor w = l.soft ? l.weight->soft_weights() : l.weight->hard_weights();
+  Tensor w = l.mode.soft_bits ? l.weight->soft_weights() : l.weight->hard_weights();
   Tensor input = l.input_at_block ? x : quantized_input(l, x, rng);
   return engine::conv2d(input, w, conv.bias, conv.stride, conv.padding);
 }
@@ -83,7 +101,7 @@ Tensor QuantizedResNet::run_conv(const models::Conv2d& conv, const Tensor& x, en
 Tensor QuantizedResNet::run_linear(const models::Linear& linear, const Tensor& x,
                                    engine::Rng& rng) {
   QuantizedLayer& l = layer(linear.name);
-  Tensor w = l.soft ? l.weight->soft_weights() : l.weight->hard_weights();
+  Tensor w = l.mode.soft_bits ? l.weight->soft_weights() : l.weight->hard_weights();
   return engine::linear(quantized_input(l, x, rng), w, linear.bias);
 }
 
@@ -111,6 +129,10 @@ std::vector<QuantizedLayer*> QuantizedResNet::unit_layers(int unit) {
     if (b.projection) out.push_back(&layer(b.shortcut_conv.name));
   }
   return out;
+}
+
+void QuantizedResNet::set_unit_mode(int unit, const LayerMode& mode) {
+  for (QuantizedLayer* l : unit_layers(unit)) l->mode = mode;
 }
 
 void QuantizedResNet::to(engine::Device device) {

@@ -27,20 +27,26 @@ struct QuantPolicy {
                                 // stays float: the image itself is the data)
 };
 
-// One quantized conv or linear and how it runs right now.
+// How a quantized layer runs at one moment. The default is evaluation's: hard rounding, every
+// input element quantized. GENIE-M sets it per unit and stage (quantize.cpp, set_unit_mode).
+struct LayerMode {
+  bool soft_bits = false;    // weights from the soft bits h(V), else hard rounding
+  float p_quantized = 1.0f;  // probability that an input element takes its quantized value:
+                             // 1 quantized, 0 float (BRECQ's weight stage), between: QDrop
+};
+
+// One quantized conv or linear.
 struct QuantizedLayer {
   std::unique_ptr<WeightQuantizer> weight;
   std::shared_ptr<ActivationQuantizer> input;  // null: the input stays float
-  bool soft = false;            // soft bits (while its unit is reconstructed), else hard
-  bool quantize_input = true;   // false: the input passes float (BRECQ's weight stage)
-  float drop = 0.0f;            // QDrop: probability that an input element stays float
+  LayerMode mode;
   bool input_at_block = false;  // the input was quantized at the block's entry (see above)
 };
 
 class QuantizedResNet {
  public:
-  // Builds every weight quantizer (clip search); the activation quantizers initialise on
-  // their first input.
+  // Builds every weight quantizer (clip search); the activation quantizers wait for
+  // initialize_activations.
   QuantizedResNet(models::ResNet& model, const QuantPolicy& policy);
   // An empty shell for a quantized model file to fill (see quantized_file.h).
   QuantizedResNet(models::ResNet& model, std::map<std::string, QuantizedLayer> layers,
@@ -50,6 +56,10 @@ class QuantizedResNet {
   models::ForwardHooks hooks(engine::Rng& rng);
   // The layers of reconstruction unit `unit`, in order.
   std::vector<QuantizedLayer*> unit_layers(int unit);
+  void set_unit_mode(int unit, const LayerMode& mode);
+  // Initialises the activation quantizers that unit `unit` (-1: the whole network) reaches
+  // first, on `images` run through it in the current modes; `rng` draws its QDrop masks.
+  void initialize_activations(const Tensor& images, engine::Rng& rng, int unit = -1);
   QuantizedLayer& layer(const std::string& name);
   std::map<std::string, QuantizedLayer>& layers() { return layers_; }
   models::ResNet& model() { return model_; }
@@ -65,6 +75,7 @@ class QuantizedResNet {
 
   models::ResNet& model_;
   QuantPolicy policy_;
+  bool initializing_ = false;  // inside initialize_activations: a quantizer may initialise
   std::map<std::string, QuantizedLayer> layers_;  // by layer name, e.g. "layer1.0.conv1"
 };
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "engine/lr_schedule.h"
 #include "engine/ops.h"
@@ -31,7 +32,7 @@ Learned learned_tensors(const std::vector<QuantizedLayer*>& layers, const Recons
     if (c.learn_bits) l.bits.push_back(q->weight->soft_bits);
     if (c.learn_weight_step) l.weight_steps.push_back(q->weight->step);
     // A shared quantizer (shortcut and first conv) is learned once.
-    if (c.learn_activation_step && q->input && q->quantize_input && q->input->initialized() &&
+    if (c.learn_activation_step && q->input && q->mode.p_quantized > 0.0f &&
         std::none_of(l.activation_steps.begin(), l.activation_steps.end(),
                      [&](const Tensor& t) { return t.node() == q->input->step.node(); }))
       l.activation_steps.push_back(q->input->step);
@@ -57,6 +58,16 @@ struct Learner {
   }
 };
 
+// The step's input: rows `idx` of X_q with probability p, element by element, else of X.
+Tensor unit_input(const Tensor& x, const Tensor& x_q, const std::vector<int>& idx, float p,
+                  engine::Rng& rng) {
+  if (p >= 1.0f) return engine::gather_rows(x_q, idx);
+  Tensor input = engine::gather_rows(x, idx);
+  if (p <= 0.0f) return input;
+  Tensor use_quantized = engine::bernoulli(input.shape(), p, rng, input.device());
+  return engine::where(use_quantized, engine::gather_rows(x_q, idx), input);
+}
+
 }  // namespace
 
 Tensor reconstruction_loss(const Tensor& output, const Tensor& target) {
@@ -76,10 +87,10 @@ ReconstructLoss reconstruct_unit(QuantizedResNet& q, int unit, const Tensor& x, 
                                  const Tensor& y, const ReconstructConfig& c, engine::Rng& rng) {
   std::vector<QuantizedLayer*> layers = q.unit_layers(unit);
   if (c.iters <= 0) return {};
-  for (QuantizedLayer* l : layers) {
-    l->soft = c.learn_bits;
-    l->drop = c.drop;
-  }
+  if (c.learn_bits)
+    for (QuantizedLayer* l : layers)
+      if (!l->mode.soft_bits)
+        throw std::logic_error("reconstruct_unit: learning the bits needs soft-bit mode");
   Learned learned = learned_tensors(layers, c);
   Learner bits(learned.bits, 1e-3f, false, c.iters);
   Learner weight_steps(learned.weight_steps, 1e-4f, true, c.iters);
@@ -95,11 +106,7 @@ ReconstructLoss reconstruct_unit(QuantizedResNet& q, int unit, const Tensor& x, 
     rng.shuffle(order);
     for (int start = 0; start + batch <= n && it <= c.iters; start += batch, ++it) {
       std::vector<int> idx(order.begin() + start, order.begin() + start + batch);
-      Tensor input = engine::gather_rows(x, idx);
-      if (c.drop > 0.0f) {
-        Tensor use_quantized = engine::bernoulli(input.shape(), c.drop, rng, input.device());
-        input = engine::where(use_quantized, engine::gather_rows(x_q, idx), input);
-      }
+      Tensor input = unit_input(x, x_q, idx, c.p_quantized_input, rng);
       Tensor loss = reconstruction_loss(q.model().forward_unit(unit, input, hooks),
                                         engine::gather_rows(y, idx));
       last.reconstruction = loss.item();

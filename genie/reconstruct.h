@@ -2,7 +2,7 @@
 //
 // Given the unit's cached float input X, float output Y and quantized-model input X_q (all N
 // calibration images), each step takes N/32 images of a random permutation, mixes the input
-// x_in = where(U < 0.5, X_q, X) (QDrop), and minimises
+// x_in = where(U < p_quantized, X_q, X) (QDrop, p_quantized 0.5), and minimises
 //   sum_c (unit(x_in) - Y)^2, averaged over batch and positions
 //   + round_weight * sum (1 - |2 h(V) - 1|^beta)          from 20% of the iterations on,
 // beta 20, then linear 20 -> 2 to the end. Adam: soft bits lr 1e-3 (constant); weight steps
@@ -22,7 +22,9 @@ struct ReconstructConfig {
   bool learn_bits = true;
   bool learn_weight_step = true;      // GENIE-M; AdaRound keeps the weight step fixed
   bool learn_activation_step = true;  // LSQ
-  float drop = 0.5f;                  // QDrop probability (0: no QDrop)
+  // Probability that an element of the unit's input comes from X_q rather than X: 0.5 with
+  // QDrop, 1 for the quantized network's input alone, 0 for the float network's.
+  float p_quantized_input = 0.5f;
   bool progress = true;
 };
 
@@ -36,7 +38,8 @@ Tensor reconstruction_loss(const Tensor& output, const Tensor& target);
 // beta at iteration `it` of `iters` (1-based), docs/GENIE.md's annealing.
 float rounding_beta(int it, int iters);
 
-// Reconstructs unit `unit` of `q` in place; its layers are left in soft mode with QDrop.
+// Reconstructs unit `unit` of `q` in place, its layers running in the modes the caller set
+// (QuantizedResNet::set_unit_mode): learn_bits needs soft bits.
 ReconstructLoss reconstruct_unit(QuantizedResNet& q, int unit, const Tensor& x, const Tensor& x_q,
                                  const Tensor& y, const ReconstructConfig& config,
                                  engine::Rng& rng);

@@ -79,14 +79,12 @@ std::pair<float, std::vector<float>> reconstruct_on(Device device, int iters) {
   Tensor stem = m.forward_unit(0, x), y = m.forward_unit(1, stem);
   genie::QuantizedResNet q(m, genie::QuantPolicy{});
   engine::Rng rng(6);
-  {
-    engine::NoGrad no_grad;
-    m.forward_unit(1, stem, q.hooks(rng));  // initialises the activation quantizers
-  }
+  q.initialize_activations(stem, rng, 1);
   genie::ReconstructConfig c;
   c.iters = iters;
   c.batch = 8;
   c.progress = false;
+  q.set_unit_mode(1, {true, c.p_quantized_input});
   genie::ReconstructLoss loss = genie::reconstruct_unit(q, 1, stem, stem, y, c, rng);
   return std::make_pair(loss.reconstruction, q.unit_layers(1)[0]->weight->step.values());
 }

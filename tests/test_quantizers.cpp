@@ -307,7 +307,7 @@ TEST_CASE("weight quantizer refuses bits outside 1..8") {
 
 // ---------------------------------------------------------------- activation quantizer
 
-TEST_CASE("activation quantizer: sign, range and step from its first batch") {
+TEST_CASE("activation quantizer: sign, range and step from the batch it is initialised on") {
   engine::Rng rng(40);
   for (int bits : {2, 4, 8}) {
     INFO(bits << " bits");
@@ -317,7 +317,10 @@ TEST_CASE("activation quantizer: sign, range and step from its first batch") {
       if (negative) x.data()[17] = -0.7f;
       genie::ActivationQuantizer q(bits);
       CHECK_FALSE(q.initialized());
-      Tensor y = q.forward(x, 0.0f, rng);
+      CHECK_THROWS_AS(q.forward(x), std::logic_error);  // initialised explicitly, never silently
+      CHECK(q.forward(x, 0.0f, rng).values() == x.values());  // float: no quantizer needed
+      q.initialize(x);
+      Tensor y = q.forward(x);
       REQUIRE(q.initialized());
       CHECK(q.is_signed() == negative);
       float max_abs = 0.0f;
@@ -334,9 +337,9 @@ TEST_CASE("activation quantizer: sign, range and step from its first batch") {
         float expected = std::min(std::max(std::nearbyint(x.data()[i] / s), qn), qp);
         CHECK(code == doctest::Approx(expected));
       }
-      // Values far outside land on the end codes, and a later negative batch does not re-init.
+      // Values far outside land on the end codes.
       Tensor far({3}, {-100.0f, 100.0f, 0.0f});
-      Tensor yf = q.forward(far, 0.0f, rng);
+      Tensor yf = q.forward(far);
       CHECK(q.step.item() == s);
       CHECK(yf.data()[0] == doctest::Approx(qn * s));
       CHECK(yf.data()[1] == doctest::Approx(qp * s));
@@ -356,7 +359,7 @@ TEST_CASE("signed activation step search scores the grid the forward pass uses")
       float scale = rng.uniform(0.1f, 10.0f);
       for (float& v : x) v = scale * (rng.normal() + 1.0f);
       genie::ActivationQuantizer q(bits);
-      q.forward(Tensor({300}, x), 0.0f, rng);
+      q.initialize(Tensor({300}, x));
       REQUIRE(q.is_signed());
       float expected = ref_activation_step(x, true, bits);
       INFO(bits << " bits, trial " << trial << ": step " << q.step.item() << " reference "
@@ -377,7 +380,7 @@ TEST_CASE("activation quantizer gradients: straight-through for x, LSQ for the s
   x.requires_grad_();
   std::vector<float> r(10);
   for (float& v : r) v = rng.uniform(-1.0f, 1.0f);
-  Tensor y = q.forward(x, 0.0f, rng);
+  Tensor y = q.forward(x);
   engine::sum_all(engine::mul(y, Tensor(x.shape(), r))).backward();
   REQUIRE(x.has_grad());
   REQUIRE(q.step.has_grad());
@@ -395,7 +398,7 @@ TEST_CASE("activation quantizer gradients: straight-through for x, LSQ for the s
   // The bounds themselves pass the gradient (docs/GENIE.md: clamp is inclusive).
   Tensor edge({2}, {-1.0f, 0.75f});
   edge.requires_grad_();
-  engine::sum_all(q.forward(edge, 0.0f, rng)).backward();
+  engine::sum_all(q.forward(edge)).backward();
   CHECK(edge.grad_values() == std::vector<float>{1.0f, 1.0f});
 }
 
@@ -403,23 +406,23 @@ TEST_CASE(
     "activation quantizer: in the clamped region the step gradient is the finite difference") {
   // Outside the range y = s * Qp (or s * Qn) is smooth in s, so the LSQ gradient there is exact.
   genie::ActivationQuantizer q(4, false, 0.1f);
-  engine::Rng rng(55);
   Tensor x({1, 4}, {2.0f, 3.0f, 5.0f, 7.5f});  // all above Qp s = 1.5
   testing::check_gradients(
       [&](auto& in) {
         q.step = in[0];
-        return q.forward(x, 0.0f, rng);
+        return q.forward(x);
       },
       {q.step}, {1e-3f, 2e-3f, 1e-2f});  // eps 1e-3 keeps x / s above Qp = 15 on both sides
 }
 
-TEST_CASE("QDrop: drop 0 is quantized, drop 1 is float, drop 0.5 mixes them element-wise") {
+TEST_CASE("QDrop: p_quantized 1 is quantized, 0 is float, 0.5 mixes them element-wise") {
   engine::Rng rng(60);
   Tensor x = engine::randn({4, 8, 5, 5}, rng);
   genie::ActivationQuantizer q(3);
-  Tensor quantized = q.forward(x, 0.0f, rng);
-  CHECK(q.forward(x, 0.0f, rng).values() == quantized.values());
-  CHECK(q.forward(x, 1.0f, rng).values() == x.values());
+  q.initialize(x);
+  Tensor quantized = q.forward(x);
+  CHECK(q.forward(x, 1.0f, rng).values() == quantized.values());
+  CHECK(q.forward(x, 0.0f, rng).values() == x.values());
   Tensor mixed = q.forward(x, 0.5f, rng);
   int differ = 0, kept_float = 0;
   for (int64_t i = 0; i < x.numel(); ++i) {
@@ -529,6 +532,7 @@ TEST_CASE("QuantizedResNet at W8A8 stays close to the float model; at W2A2 it do
     genie::QuantPolicy policy;
     policy.weight_bits = policy.activation_bits = bits;
     genie::QuantizedResNet q(m, policy);
+    q.initialize_activations(x, rng);
     Tensor y = m.forward(x, q.hooks(rng));
     double e = 0.0;
     for (int64_t i = 0; i < y.numel(); ++i)

@@ -46,10 +46,7 @@ UnitCaches unit_caches(models::ResNet& m, int unit, const Tensor& images,
 }
 
 void set_hard(const std::vector<genie::QuantizedLayer*>& layers) {
-  for (genie::QuantizedLayer* l : layers) {
-    l->soft = false;
-    l->drop = 0.0f;
-  }
+  for (genie::QuantizedLayer* l : layers) l->mode = genie::LayerMode{};
 }
 
 double correlation(const std::vector<float>& a, const std::vector<float>& b) {
@@ -115,6 +112,7 @@ TEST_CASE("reconstructing one unit lowers its hard-rounded reconstruction error"
   genie::QuantizedResNet q(m, policy);
   const int unit = 4;  // layer2.0: strided, with a projection shortcut sharing its input quantizer
   models::ForwardHooks hooks = q.hooks(rng);
+  q.initialize_activations(images, rng);
   UnitCaches caches = unit_caches(m, unit, images, hooks);
   const Tensor &x = caches.x, &x_q = caches.x_q, &y = caches.y;
   std::vector<genie::QuantizedLayer*> layers = q.unit_layers(unit);
@@ -132,9 +130,10 @@ TEST_CASE("reconstructing one unit lowers its hard-rounded reconstruction error"
   config.iters = 300;
   config.batch = 16;
   config.progress = false;
+  q.set_unit_mode(unit, {true, 0.5f});
   genie::ReconstructLoss last = genie::reconstruct_unit(q, unit, x, x_q, y, config, rng);
-  CHECK(layers[0]->soft);  // left soft, with QDrop, for the caller to switch
-  CHECK(layers[0]->drop == 0.5f);
+  CHECK(layers[0]->mode.soft_bits);  // left as the caller set it
+  CHECK(layers[0]->mode.p_quantized == 0.5f);
   CHECK(std::isfinite(last.reconstruction));
   CHECK(last.rounding > 0.0);
   double after = hard_error();
@@ -159,12 +158,9 @@ TEST_CASE("AdaRound keeps the weight step; BRECQ's first stage leaves inputs flo
   genie::QuantizedResNet q(m, policy);
   const int unit = 2;
   models::ForwardHooks hooks = q.hooks(rng);
+  q.initialize_activations(images, rng);
   UnitCaches caches = unit_caches(m, unit, images, hooks);
   const Tensor &x = caches.x, &x_q = caches.x_q, &y = caches.y;
-  {
-    engine::NoGrad no_grad;
-    m.forward_unit(unit, x_q, hooks);  // initialises the unit's activation quantizers
-  }
   std::vector<genie::QuantizedLayer*> layers = q.unit_layers(unit);
   std::vector<float> weight_step = layers[1]->weight->step.values();
   std::vector<float> bits = layers[1]->weight->soft_bits.values();
@@ -175,6 +171,7 @@ TEST_CASE("AdaRound keeps the weight step; BRECQ's first stage leaves inputs flo
   config.progress = false;
   config.learn_weight_step = false;
   config.learn_activation_step = false;
+  q.set_unit_mode(unit, {true, config.p_quantized_input});
   genie::reconstruct_unit(q, unit, x, x_q, y, config, rng);
   CHECK(layers[1]->weight->step.values() == weight_step);
   CHECK(layers[1]->input->step.item() == activation_step);
@@ -211,8 +208,8 @@ TEST_CASE("quantize runs every method end to end on a tiny ResNet-20") {
     std::unique_ptr<genie::QuantizedResNet> q = genie::quantize(m, calibration, config);
     for (auto& [name, l] : q->layers()) {
       INFO(name);
-      CHECK_FALSE(l.soft);
-      CHECK(l.drop == 0.0f);
+      CHECK_FALSE(l.mode.soft_bits);
+      CHECK(l.mode.p_quantized == 1.0f);
       if (l.input) CHECK(l.input->initialized());
     }
     Tensor out;

@@ -42,10 +42,7 @@ int main() {
 
   genie::QuantizedResNet q(model, genie::QuantPolicy{});
   engine::Rng rng(1);
-  {
-    engine::NoGrad no_grad;  // the activation quantizers initialise on their first input
-    model.forward(engine::randn({2, 1, 8, 8}, rng), q.hooks(rng));
-  }
+  q.initialize_activations(engine::randn({2, 1, 8, 8}, rng), rng);
   genie::save_quantized(seeds + "quantized_file/quantized_v2.gw", q, "seed");
   write_both(seeds + "quantized_file/quantized_v2.gw", seeds + "quantized_file/quantized_v1.gw");
   write_both(seeds + "quantized_file/quantized_v2.gw", seeds + "tensor_file/quantized_v1.gw");

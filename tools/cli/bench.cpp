@@ -81,15 +81,11 @@ double recon_iteration(models::ResNet& model, int batch, int iters) {
     y = model.forward_unit(unit, x);
   }
   genie::QuantizedResNet q(model, genie::QuantPolicy{});
-  models::ForwardHooks hooks = q.hooks(rng);
-  for (genie::QuantizedLayer* l : q.unit_layers(unit)) l->soft = true;
-  {
-    engine::NoGrad no_grad;
-    model.forward_unit(unit, x_init, hooks);  // initialises the activation quantizers
-  }
   genie::ReconstructConfig c;
   c.batch = batch;
   c.progress = false;
+  q.set_unit_mode(unit, {true, c.p_quantized_input});  // GENIE-M's: soft bits, QDrop
+  q.initialize_activations(x_init, rng, unit);
   return per_iteration(
       [&](int n) {
         c.iters = n;

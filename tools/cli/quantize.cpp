@@ -21,8 +21,11 @@ void add_quant_options(cxxopts::Options& options) {
   add("first-last",
       "8: first and last layers at 8 bits (the reference); same: all at --wbits/--abits",
       cxxopts::value<std::string>()->default_value("8"));
-  add("qdrop", "QDrop probability", cxxopts::value<float>()->default_value("0.5"));
-  add("round-weight", "weight of the rounding loss (default: 1; brecq: 0.01)",
+  add("qdrop",
+      "QDrop (genie, qdrop): probability that an activation takes its quantized value while "
+      "learning",
+      cxxopts::value<float>()->default_value("0.5"));
+  add("round-weight", "weight of the rounding loss (default: the method's own)",
       cxxopts::value<float>());
   add("seed", "random seed", cxxopts::value<uint64_t>()->default_value("0"));
 }
@@ -39,10 +42,9 @@ genie::QuantConfig quant_config(const cxxopts::ParseResult& args) {
   c.policy.first_last_8bit = first_last == "8";
   c.iters = flag_in_range(args, "iters", 0, kMaxIterations);
   c.batch = flag_in_range(args, "batch", 0, kMaxImages);
-  c.drop = flag_in_range(args, "qdrop", 0.0f, 1.0f);
-  c.round_weight = args.count("round-weight") ? flag_in_range(args, "round-weight", 0.0f, 1e6f)
-                   : c.method == genie::QuantMethod::Brecq ? 0.01f
-                                                           : 1.0f;
+  c.p_quantized = flag_in_range(args, "qdrop", 0.0f, 1.0f);
+  if (args.count("round-weight"))
+    c.round_weight = flag_in_range(args, "round-weight", 0.0f, 1e6f);
   c.seed = args["seed"].as<uint64_t>();
   return c;
 }
