@@ -36,7 +36,7 @@ Tensor square(const Tensor& x);
 Tensor sqrt(const Tensor& x);
 Tensor abs(const Tensor& x);                  // d|x|/dx = sign(x), 0 at 0 (as PyTorch)
 Tensor pow(const Tensor& x, float exponent);  // x^p for x >= 0 or integer p
-// clamp(x, lo, hi): the gradient passes where lo <= x <= hi, bounds included (docs/GENIE.md).
+// clamp(x, lo, hi): the gradient passes where lo <= x <= hi, bounds included (docs/METHOD.md).
 Tensor clamp(const Tensor& x, float lo, float hi);
 // Round half to even; straight-through gradient (d/dx = 1).
 Tensor round_ste(const Tensor& x);

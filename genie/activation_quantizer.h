@@ -1,4 +1,4 @@
-// GENIE-M's activation quantizer (docs/GENIE.md, "Activation quantizer"): per tensor,
+// GENIE-M's activation quantizer (docs/METHOD.md, "Activation quantizer"): per tensor,
 // symmetric, no zero point; LSQ's learned step without gradient scaling.
 //
 //   init (explicit):    signed iff the batch has a negative value;

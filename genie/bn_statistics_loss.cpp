@@ -14,7 +14,7 @@ Tensor l2(const Tensor& a, const Tensor& b) {
   return engine::mul_scalar(engine::sum_all(engine::square(engine::sub(a, b))), 1.0f / b.size(0));
 }
 
-// sqrt(var + 1e-6), the target of the standard deviation (docs/GENIE.md: "sqrt(var + 1e-6)").
+// sqrt(var + 1e-6), the target of the standard deviation (docs/METHOD.md: "sqrt(var + 1e-6)").
 Tensor target_std(const models::BatchNorm2d& bn) {
   return engine::sqrt(engine::add_scalar(bn.state.running_var, 1e-6f));
 }

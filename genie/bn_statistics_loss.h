@@ -1,4 +1,4 @@
-// GENIE-D's objective (docs/GENIE.md, "Loss"): the statistics of the distilled images, as seen
+// GENIE-D's objective (docs/METHOD.md, "Loss"): the statistics of the distilled images, as seen
 // at the input of every BatchNorm layer of the frozen network, are pulled towards the running
 // statistics that layer stored during training; ZeroQ's input term keeps the images themselves
 // at zero mean and unit standard deviation per image and channel.

@@ -1,4 +1,4 @@
-// The initial step size of GENIE-M's quantizers (docs/GENIE.md, "Init search"): try the clip
+// The initial step size of GENIE-M's quantizers (docs/METHOD.md, "Init search"): try the clip
 // ratios r = 1.00, 0.99, ..., 0.01 of the value range, quantize to nearest with each, and keep
 // the step whose error mean |x - Q(x)|^2.4 is smallest (the first one on ties).
 //

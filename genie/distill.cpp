@@ -21,7 +21,7 @@ namespace genie {
 
 namespace {
 
-// What one batch optimises, and its optimisers and schedules (docs/GENIE.md, "Optimised jointly").
+// What one batch optimises, and its optimisers and schedules (docs/METHOD.md, "Optimised jointly").
 struct Learners {
   std::unique_ptr<models::Generator> generator;
   Tensor z;       // (B, 256)

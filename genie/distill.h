@@ -1,4 +1,4 @@
-// GENIE-D: distilling a calibration set from a trained network (docs/GENIE.md, "GENIE-D").
+// GENIE-D: distilling a calibration set from a trained network (docs/METHOD.md, "GENIE-D").
 //
 // For each batch of B images: a fresh generator and latent batch z (B, 256), optimised jointly,
 // each with its own Adam (z: lr 0.1, reduce-on-plateau; generator: lr 0.01, x0.95 every 100

@@ -1,7 +1,7 @@
 // A fake-quantized ResNet: the float model, untouched, plus a weight quantizer and an input
 // activation quantizer per conv and linear, applied through the model's ForwardHooks.
 //
-// Placement (docs/GENIE.md, "Placement"): every conv and the classifier get a weight
+// Placement (docs/METHOD.md, "Placement"): every conv and the classifier get a weight
 // quantizer and an input quantizer; a block's input is quantized once, by its first conv's
 // quantizer, and both paths read it: the first conv and the skip (identity, option-A or
 // projection shortcut). BN, ReLU, add and pooling stay float. With

@@ -1,4 +1,4 @@
-// GENIE-M's block reconstruction of one unit (docs/GENIE.md, "Block reconstruction").
+// GENIE-M's block reconstruction of one unit (docs/METHOD.md, "Block reconstruction").
 //
 // Given the unit's cached float input X, float output Y and quantized-model input X_q (all N
 // calibration images), each step takes N/32 images of a random permutation, mixes the input
@@ -35,7 +35,7 @@ struct ReconstructLoss {
 
 // The distance minimised: sum over channels (dim 1) of the squared error, mean over the rest.
 Tensor reconstruction_loss(const Tensor& output, const Tensor& target);
-// beta at iteration `it` of `iters` (1-based), docs/GENIE.md's annealing.
+// beta at iteration `it` of `iters` (1-based), docs/METHOD.md's annealing.
 float rounding_beta(int it, int iters);
 
 // Reconstructs unit `unit` of `q` in place, its layers running in the modes the caller set

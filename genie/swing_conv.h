@@ -1,4 +1,4 @@
-// Swing convolution (docs/GENIE.md, "Swing convolution"; distillation only). A conv with
+// Swing convolution (docs/METHOD.md, "Swing convolution"; distillation only). A conv with
 // stride != 1 sees only every other pixel, and the distilled images learn a checkerboard to
 // please it. Swing conv shifts its input by a random offset first: reflect-pad by 1 pixel,
 // crop back to H x W at (dy, dx), dy and dx uniform in {0, 1, 2}, one draw per layer per

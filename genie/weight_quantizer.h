@@ -1,4 +1,4 @@
-// GENIE-M's weight quantizer (docs/GENIE.md, "Weight quantizer"): per output channel,
+// GENIE-M's weight quantizer (docs/METHOD.md, "Weight quantizer"): per output channel,
 // asymmetric, integer codes in [0, 2^b - 1] with an integer zero point.
 //
 //   init:   step s0 and zero point zp by the clip search (clip_search.h), per channel

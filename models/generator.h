@@ -1,4 +1,4 @@
-// The image generator of GENIE-D (docs/GENIE.md, "Generator"). Fresh for every distillation
+// The image generator of GENIE-D (docs/METHOD.md, "Generator"). Fresh for every distillation
 // batch, PyTorch default init, its BatchNorms always in training mode (eps 1e-5):
 //
 //   z (B, 256) -> Linear(256, 128*s0*s0) -> reshape (B, 128, s0, s0) -> BN(128)

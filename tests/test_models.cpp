@@ -78,7 +78,7 @@ TEST_CASE("ResNets list their BatchNorms, strided convs and reconstruction units
   CHECK(b.batch_norms().size() == 21);  // + the two projection shortcuts
   CHECK(strided_convs(b) == 4);
   ResNet r18(config("resnet18", 'B', 3, 64, 10));
-  CHECK(strided_convs(r18) == 7);  // docs/GENIE.md: stem, three conv1s, three downsample convs
+  CHECK(strided_convs(r18) == 7);  // docs/METHOD.md: stem, three conv1s, three downsample convs
   CHECK(r18.named_tensors().front().first == "conv1.weight");
   CHECK(r18.named_tensors().back().first == "fc.bias");
 }

@@ -29,7 +29,7 @@ using engine::Tensor;
 
 namespace {
 
-// ---- an independent reference of docs/GENIE.md's clip search ----
+// ---- an independent reference of docs/METHOD.md's clip search ----
 
 float ref_quantize(float x, float step, float zero_point, float levels) {
   float code = std::nearbyint(x / step) + zero_point;
@@ -395,7 +395,7 @@ TEST_CASE("activation quantizer gradients: straight-through for x, LSQ for the s
     dstep += r[i] * (inside ? std::nearbyint(v) - v : std::min(std::max(v, -4.0f), 3.0f));
   }
   CHECK(q.step.grad_values()[0] == doctest::Approx(dstep).epsilon(1e-5));
-  // The bounds themselves pass the gradient (docs/GENIE.md: clamp is inclusive).
+  // The bounds themselves pass the gradient (docs/METHOD.md: clamp is inclusive).
   Tensor edge({2}, {-1.0f, 0.75f});
   edge.requires_grad_();
   engine::sum_all(q.forward(edge)).backward();

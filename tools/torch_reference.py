@@ -49,7 +49,7 @@ def make_model(arch, channels):
 
 
 class Generator(nn.Module):
-    """GENIE-D's generator (docs/GENIE.md)."""
+    """GENIE-D's generator (docs/METHOD.md)."""
 
     def __init__(self, channels, size):
         super().__init__()
@@ -111,7 +111,7 @@ def fake_quant(x, step, lo, hi):
 
 
 class SoftWeight:
-    """W4 per-channel soft-bit weights with a learned step (docs/GENIE.md, Weight quantizer)."""
+    """W4 per-channel soft-bit weights with a learned step (docs/METHOD.md, Weight quantizer)."""
 
     def __init__(self, w):
         shape = (-1,) + (1,) * (w.dim() - 1)
