@@ -3,6 +3,7 @@
 // It never reads global state: every user owns or borrows an Rng.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "engine/tensor.h"
@@ -18,6 +19,13 @@ class Rng {
   float normal();                     // N(0, 1), Box-Muller
   int integer(int n);                 // uniform in [0, n), unbiased
   void shuffle(std::vector<int>& v);  // Fisher-Yates
+
+  // The whole state, to go on later exactly where the stream stands (a checkpoint).
+  using State = std::array<uint64_t, 4>;
+  State state() const { return {s_[0], s_[1], s_[2], s_[3]}; }
+  void set_state(const State& state) {
+    for (int i = 0; i < 4; ++i) s_[i] = state[i];
+  }
 
  private:
   uint64_t s_[4];

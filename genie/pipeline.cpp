@@ -56,11 +56,14 @@ Row quantize_and_evaluate(models::ResNet& model, const Tensor& calibration, Quan
   q.policy.activation_bits = c.activation_bits;
   q.iters = c.budget.recon_iters;
   q.seed = c.seed;
+  std::string path = quantized_path(c, method, calibration_name);
+  q.state_path = path + ".state";  // a killed run goes on from its last finished unit
+  q.resume = true;
   std::fprintf(stderr, "== quantizing with %s on %s\n", method_name(method).c_str(),
                calibration_name.c_str());
   auto quantized = quantize(model, calibration, q);
-  std::string path = quantized_path(c, method, calibration_name);
   save_quantized(path, *quantized, method_name(method));
+  std::filesystem::remove(q.state_path);
   double seconds = seconds_since(start);
   engine::Rng rng(0);
   double top1 = models::evaluate(model, test, 200, c.eval_limit, quantized->hooks(rng)).top1;

@@ -2,12 +2,15 @@
 #include "genie/quantize.h"
 
 #include <algorithm>
+#include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
 
 #include "engine/autograd.h"
+#include "genie/quantize_state.h"
 #include "genie/reconstruct.h"
 
 namespace genie {
@@ -38,31 +41,108 @@ void require_finite(const Tensor& activations, const std::string& what, const st
                              "calibration images finite?); nothing was written");
 }
 
-// One pass of `stage` over every unit, from the calibration images.
-void run_stage(models::ResNet& model, QuantizedResNet& q, const Tensor& calibration,
-               const QuantStage& stage, bool progress, engine::Rng& rng) {
-  models::ForwardHooks quantized = q.hooks(rng);
-  // The current unit's float and quantized inputs, on the model's device from here on.
-  Tensor x = calibration.to(model.device()), x_q = x;
-  for (int u = 0; u < model.num_units(); ++u) {
-    Tensor y = map_chunks(x, [&](const Tensor& in) { return model.forward_unit(u, in); });
-    require_finite(y, "the float model's output", model.unit_name(u));
-    if (progress)
+std::string duration_text(double seconds) {
+  char s[32];
+  int total = static_cast<int>(seconds + 0.5);
+  if (total >= 3600)
+    std::snprintf(s, sizeof s, "%dh%02dm", total / 3600, total / 60 % 60);
+  else
+    std::snprintf(s, sizeof s, "%dm%02ds", total / 60, total % 60);
+  return s;
+}
+
+// The passes of a method over the units, from `start` on, with a checkpoint after every unit.
+class StageRunner {
+ public:
+  StageRunner(models::ResNet& model, QuantizedResNet& q, const Tensor& calibration,
+              const QuantConfig& c)
+      : model_(model), q_(q), calibration_(calibration), c_(c),
+        stages_(method_stages(c, calibration.size(0))), rng_(c.seed),
+        identity_(c.state_path.empty() ? RunIdentity{} : run_identity(model, calibration, c)) {}
+
+  void run() {
+    QuantizePosition start;
+    if (c_.resume && !c_.state_path.empty() && std::filesystem::exists(c_.state_path)) {
+      start = load_quantize_state(c_.state_path, q_, identity_, rng_);
+      std::fprintf(stderr, "resuming %s at pass %d, unit %d\n", c_.state_path.c_str(),
+                   start.stage + 1, start.unit + 1);
+    }
+    started_ = std::chrono::steady_clock::now();
+    units_left_ = (static_cast<int>(stages_.size()) - start.stage) * model_.num_units() - start.unit;
+    for (int s = 0; s < static_cast<int>(stages_.size()); ++s) {
+      if (s < start.stage) {  // a finished pass: its units stay as it left them
+        for (int u = 0; u < model_.num_units(); ++u) q_.set_unit_mode(u, stages_[s].done);
+        continue;
+      }
+      run_stage(s, s == start.stage ? start.unit : 0);
+    }
+  }
+
+ private:
+  // One pass of stage `s` over every unit; units before `first` are done already (resumed),
+  // and are only run again, hard-rounded, to rebuild the caches.
+  void run_stage(int s, int first) {
+    const QuantStage& stage = stages_[s];
+    models::ForwardHooks quantized = q_.hooks(rng_);
+    // The current unit's float and quantized inputs, on the model's device from here on.
+    Tensor x = calibration_.to(model_.device()), x_q = x;
+    for (int u = 0; u < model_.num_units(); ++u) {
+      Tensor y = map_chunks(x, [&](const Tensor& in) { return model_.forward_unit(u, in); });
+      require_finite(y, "the float model's output", model_.unit_name(u));
+      if (u >= first)
+        learn_unit(stage, u, x, x_q, y);
+      else
+        q_.set_unit_mode(u, stage.done);
+      x_q =
+          map_chunks(x_q, [&](const Tensor& in) { return model_.forward_unit(u, in, quantized); });
+      require_finite(x_q, "the quantized model's output", model_.unit_name(u));
+      x = y;
+      if (u >= first) finished_unit(s, u);
+    }
+  }
+
+  void learn_unit(const QuantStage& stage, int u, const Tensor& x, const Tensor& x_q,
+                  const Tensor& y) {
+    if (c_.progress)
       std::fprintf(stderr, "unit %d/%d %s%s: caches X, X_q, Y take %.1f MB\n", u + 1,
-                   model.num_units(), model.unit_name(u).c_str(), stage.name.c_str(),
+                   model_.num_units(), model_.unit_name(u).c_str(), stage.name.c_str(),
                    (2.0 * x.numel() + y.numel()) * sizeof(float) / 1e6);
-    q.set_unit_mode(u, stage.learning);
+    q_.set_unit_mode(u, stage.learning);
     // Seen as reconstruction will see them: soft weights, QDrop where the method drops.
     if (stage.initializes_activations)
-      q.initialize_activations(
-          engine::slice_rows(x_q, 0, std::min(kActivationInitImages, x_q.size(0))), rng, u);
-    reconstruct_unit(q, u, x, x_q, y, stage.reconstruct, rng);
-    q.set_unit_mode(u, stage.done);
-    x_q = map_chunks(x_q, [&](const Tensor& in) { return model.forward_unit(u, in, quantized); });
-    require_finite(x_q, "the quantized model's output", model.unit_name(u));
-    x = y;
+      q_.initialize_activations(
+          engine::slice_rows(x_q, 0, std::min(kActivationInitImages, x_q.size(0))), rng_, u);
+    reconstruct_unit(q_, u, x, x_q, y, stage.reconstruct, rng_);
+    q_.set_unit_mode(u, stage.done);
   }
-}
+
+  // Checkpoints the unit, and says how long the rest should take at this run's pace.
+  void finished_unit(int s, int u) {
+    if (!c_.state_path.empty()) {
+      QuantizePosition next{s, u + 1};
+      if (next.unit == model_.num_units()) next = {s + 1, 0};
+      save_quantize_state(c_.state_path, q_, identity_, next, rng_);
+    }
+    ++units_done_;
+    if (!c_.progress) return;
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    int left = units_left_ - units_done_;
+    std::fprintf(stderr, "unit %d/%d done: %s elapsed, about %s left\n", u + 1,
+                 model_.num_units(), duration_text(elapsed).c_str(),
+                 duration_text(elapsed / units_done_ * left).c_str());
+  }
+
+  models::ResNet& model_;
+  QuantizedResNet& q_;
+  const Tensor& calibration_;
+  const QuantConfig& c_;
+  std::vector<QuantStage> stages_;
+  engine::Rng rng_;
+  RunIdentity identity_;
+  std::chrono::steady_clock::time_point started_;
+  int units_left_ = 0, units_done_ = 0;
+};
 
 }  // namespace
 
@@ -151,9 +231,7 @@ std::unique_ptr<QuantizedResNet> quantize(models::ResNet& model, const Tensor& c
                                 engine::shape_str(calibration.shape()));
   model.set_trainable(false);
   auto q = std::make_unique<QuantizedResNet>(model, c.policy);
-  engine::Rng rng(c.seed);
-  for (const QuantStage& stage : method_stages(c, calibration.size(0)))
-    run_stage(model, *q, calibration, stage, c.progress, rng);
+  StageRunner(model, *q, calibration, c).run();
   return q;
 }
 

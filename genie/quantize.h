@@ -42,6 +42,10 @@ struct QuantConfig {
   std::optional<float> round_weight;  // unset: the method's own
   uint64_t seed = 0;
   bool progress = true;
+  // Checkpoint (quantize_state.h): "" for none; else written after every unit, and read back
+  // first when `resume` and the file exists.
+  std::string state_path;
+  bool resume = false;
 };
 
 // One pass of a method over the units: how a unit's layers run while it is learned and once

@@ -70,7 +70,8 @@ QuantizedLayer& QuantizedResNet::layer(const std::string& name) {
 }
 
 Tensor QuantizedResNet::quantized_input(QuantizedLayer& l, const Tensor& x, engine::Rng& rng) {
-  if (!l.input || l.mode.p_quantized <= 0.0f) return x;
+  if (!l.input) return x;
+  // Initialised even where this mode passes the input float (QDrop 0): a later mode quantizes.
   if (initializing_ && !l.input->initialized()) l.input->initialize(x);
   return l.input->forward(x, l.mode.p_quantized, rng);
 }

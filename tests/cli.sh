@@ -159,5 +159,33 @@ expect "the resumed file equals the uninterrupted one" 0 "" -- cmp "$tmp/full.gw
 expect "resume refuses other settings" 1 "cannot resume.*seed" -- \
   "$genie" distill --num 24 --batch 8 --iters 6 --seed 3 --out "$tmp/killed.gwt" --resume
 
+# A quantization killed with SIGKILL resumes from its last finished unit to the same bytes: once
+# just after the first unit's checkpoint, once after the sixth, each plus a random delay.
+q_flags=(--calib "$tmp/d.gwt" --iters 40 --threads 1)
+"$genie" quantize "${q_flags[@]}" --out "$tmp/qfull.gw" >/dev/null 2>&1
+for after in 1 6; do
+  out="$tmp/qkill$after.gw"
+  "$genie" quantize "${q_flags[@]}" --out "$out" >/dev/null 2>"$tmp/qkill$after.log" &
+  pid=$!
+  for _ in $(seq 1200); do grep -qa "unit $after/11 done" "$tmp/qkill$after.log" && break; sleep 0.05; done
+  sleep "0.$((RANDOM % 10))"
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  expect "a quantization killed after unit $after left its state" 0 "." -- ls "$out.state"
+  expect "resume goes on after unit $after or later" 0 "resuming .*unit ([2-9]|1[01])" -- \
+    "$genie" quantize "${q_flags[@]}" --out "$out" --resume
+  expect "the resumed quantization (killed after unit $after) equals the uninterrupted one" 0 "" -- \
+    cmp "$tmp/qfull.gw" "$out"
+  expect "a finished quantization removes its state" 0 "^removed$" -- \
+    sh -c "[ ! -e '$out.state' ] && echo removed"
+done
+"$genie" quantize "${q_flags[@]}" --out "$tmp/qother.gw" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1200); do [ -e "$tmp/qother.gw.state" ] && break; sleep 0.05; done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+expect "quantize --resume refuses other settings, naming them" 1 "cannot resume: .*wbits=4, this run has wbits=3" -- \
+  "$genie" quantize "${q_flags[@]}" --wbits 3 --out "$tmp/qother.gw" --resume
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
