@@ -40,7 +40,7 @@ void require_finite(const Tensor& activations, const std::string& what, const st
 
 // One pass of `stage` over every unit, from the calibration images.
 void run_stage(models::ResNet& model, QuantizedResNet& q, const Tensor& calibration,
-               const QuantStage& stage, bool progress, engine::Rng& rng) {
+               const QuantStage& stage, bool progress, const Observer* observer, engine::Rng& rng) {
   models::ForwardHooks quantized = q.hooks(rng);
   // The current unit's float and quantized inputs, on the model's device from here on.
   Tensor x = calibration.to(model.device()), x_q = x;
@@ -56,7 +56,14 @@ void run_stage(models::ResNet& model, QuantizedResNet& q, const Tensor& calibrat
     if (stage.initializes_activations)
       q.initialize_activations(
           engine::slice_rows(x_q, 0, std::min(kActivationInitImages, x_q.size(0))), rng, u);
-    reconstruct_unit(q, u, x, x_q, y, stage.reconstruct, rng);
+    ReconstructConfig reconstruct = stage.reconstruct;
+    if (observer && observer->reconstruct_step)
+      reconstruct.observe = [&](int it, float reconstruction, float rounding, float beta) {
+        observer->reconstruct_step(u, stage.name, it, reconstruction, rounding, beta);
+      };
+    if (observer && observer->unit_begin) observer->unit_begin(q, u);
+    reconstruct_unit(q, u, x, x_q, y, reconstruct, rng);
+    if (observer && observer->unit_learned) observer->unit_learned(q, u);
     q.set_unit_mode(u, stage.done);
     x_q = map_chunks(x_q, [&](const Tensor& in) { return model.forward_unit(u, in, quantized); });
     require_finite(x_q, "the quantized model's output", model.unit_name(u));
@@ -153,7 +160,7 @@ std::unique_ptr<QuantizedResNet> quantize(models::ResNet& model, const Tensor& c
   auto q = std::make_unique<QuantizedResNet>(model, c.policy);
   engine::Rng rng(c.seed);
   for (const QuantStage& stage : method_stages(c, calibration.size(0)))
-    run_stage(model, *q, calibration, stage, c.progress, rng);
+    run_stage(model, *q, calibration, stage, c.progress, c.observer, rng);
   return q;
 }
 

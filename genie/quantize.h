@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "genie/observer.h"
 #include "genie/quantized_resnet.h"
 #include "genie/reconstruct.h"
 
@@ -42,6 +43,7 @@ struct QuantConfig {
   std::optional<float> round_weight;  // unset: the method's own
   uint64_t seed = 0;
   bool progress = true;
+  const Observer* observer = nullptr;  // told each unit's losses, before and after learning
 };
 
 // One pass of a method over the units: how a unit's layers run while it is learned and once
