@@ -80,6 +80,8 @@ test: deps $(BUILD)/genie_tests $(BUILD)/genie
 	python3 tools/test_convert_torch.py
 	@echo "== the command line"
 	tests/cli.sh $(BUILD)/genie
+	@echo "== the run report in headless Chromium (a smoke run, about a minute)"
+	tests/report.sh $(BUILD)/genie
 	@echo "== integer engine and ONNX export against the simulation (skips without onnxruntime)"
 	/usr/bin/python3 tools/test_export_onnx.py $(BUILD)/genie
 	@echo "== the PyTorch fixtures on OpenBLAS's generic kernel: the kernel must not change results"

@@ -474,7 +474,10 @@ TensorFile parse_tensor_file(const std::vector<uint8_t>& bytes, const std::strin
 
 void write_tensor_file(const std::string& path, const TensorFile& file) {
   check_writable(path, file);
-  std::vector<uint8_t> bytes = serialize(file);
+  write_file_atomically(path, serialize(file));
+}
+
+void write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::string tmp;
   int fd = create_temporary(path, &tmp);
   if (fd < 0) throw FileError(path + ": cannot write: " + std::strerror(errno));

@@ -46,5 +46,8 @@ TensorFile read_tensor_file(const std::string& path);
 TensorFile parse_tensor_file(const std::vector<uint8_t>& bytes, const std::string& origin);
 // Writing throws FileError naming the path, also for content the reader would reject.
 void write_tensor_file(const std::string& path, const TensorFile& file);
+// Any file written the same way (a fresh temporary, synced, renamed over `path`); throws
+// FileError naming the path.
+void write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes);
 
 }  // namespace engine

@@ -160,6 +160,8 @@ BatchResult distill_batch(models::ResNet& model, const DistillConfig& c, int ind
     status = s + learning_rates(l);
     step(l, total, it);
     if (c.progress) progress.update(it + 1, status);
+    if (c.observer && c.observer->distill_step)
+      c.observer->distill_step(index, it + 1, losses.bns.item(), losses.input.item());
   }
   if (c.progress) progress.finish(status);
   return r;
@@ -290,6 +292,7 @@ DistillResult distill(models::ResNet& model, const DistillConfig& c) {
   for (int b = static_cast<int>(done.size()); b < batches; ++b) {
     int size = std::min(c.batch, c.num_images - b * c.batch);
     done.push_back(distill_batch(model, c, b, size));
+    if (c.observer && c.observer->distill_batch_done) c.observer->distill_batch_done(b);
     if (!c.out.empty()) save_progress(c, model, done);
   }
   DistillResult r;

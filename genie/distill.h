@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <string>
 
+#include "genie/observer.h"
 #include "models/resnet.h"
 
 namespace genie {
@@ -39,7 +40,8 @@ struct DistillConfig {
   // on from the next one, ending with the same images as an uninterrupted run.
   std::string out;
   bool resume = false;
-  bool progress = true;  // a progress bar per batch on stderr
+  bool progress = true;                // a progress bar per batch on stderr
+  const Observer* observer = nullptr;  // told each iteration's losses and each finished batch
 };
 
 struct DistillResult {

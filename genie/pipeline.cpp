@@ -13,6 +13,8 @@
 #include "genie/distill.h"
 #include "genie/quantize.h"
 #include "genie/quantized_file.h"
+#include "genie/report_page.h"
+#include "genie/run_trace.h"
 #include "models/evaluate.h"
 #include "models/model_file.h"
 
@@ -40,15 +42,12 @@ std::string quantized_path(const RunConfig& c, QuantMethod method,
          ".gw";
 }
 
-struct Row {
-  std::string method, bits, calibration;
-  double top1, seconds, megabytes;
-};
-
-// Quantizes with `method` on `calibration`, saves to out_dir, evaluates; one table row.
-Row quantize_and_evaluate(models::ResNet& model, const Tensor& calibration, QuantMethod method,
-                          const std::string& calibration_name, const RunConfig& c,
-                          const engine::Dataset& test) {
+// Quantizes with `method` on `calibration`, saves to out_dir, evaluates; one table row (its
+// drop filled in later). `observer` (may be null) watches the quantization.
+ResultRow quantize_and_evaluate(models::ResNet& model, const Tensor& calibration,
+                                QuantMethod method, const std::string& calibration_name,
+                                const RunConfig& c, const engine::Dataset& test,
+                                const Observer* observer = nullptr) {
   auto start = std::chrono::steady_clock::now();
   QuantConfig q;
   q.method = method;
@@ -59,6 +58,7 @@ Row quantize_and_evaluate(models::ResNet& model, const Tensor& calibration, Quan
   std::string path = quantized_path(c, method, calibration_name);
   q.state_path = path + ".state";  // a killed run goes on from its last finished unit
   q.resume = true;
+  q.observer = observer;
   std::fprintf(stderr, "== quantizing with %s on %s\n", method_name(method).c_str(),
                calibration_name.c_str());
   auto quantized = quantize(model, calibration, q);
@@ -71,16 +71,17 @@ Row quantize_and_evaluate(models::ResNet& model, const Tensor& calibration, Quan
           bits_name(c),
           calibration_name,
           top1,
+          0.0,
           seconds,
           std::filesystem::file_size(path) / 1e6};
 }
 
-void print_table(const std::vector<Row>& rows, double fp32) {
+void print_table(const std::vector<ResultRow>& rows) {
   std::printf("\n%-8s %-6s %-14s %7s %7s %9s %9s\n", "method", "bits", "calibration", "top1",
               "drop", "seconds", "size_MB");
-  for (const Row& r : rows)
+  for (const ResultRow& r : rows)
     std::printf("%-8s %-6s %-14s %7.2f %7.2f %9.1f %9.3f\n", r.method.c_str(), r.bits.c_str(),
-                r.calibration.c_str(), r.top1, fp32 - r.top1, r.seconds, r.megabytes);
+                r.calibration.c_str(), r.top1, r.drop, r.seconds, r.megabytes);
 }
 
 }  // namespace
@@ -107,6 +108,7 @@ int run_pipeline(const RunConfig& c) {
                static_cast<unsigned long long>(c.seed), engine::device_name(c.device),
                engine::threads(), engine::blas_core().c_str());
   std::filesystem::create_directories(c.out_dir);
+  forget_results(c.out_dir);
   models::ResNet model = models::load_model_or_default(c.model);
   model.to(c.device);
   const models::ModelConfig& mc = model.config();
@@ -114,8 +116,8 @@ int run_pipeline(const RunConfig& c) {
   models::save_model(fp32_path(c), model);
   std::fprintf(stderr, "== FP32 %s on %s\n", mc.arch.c_str(), test->describe().c_str());
   double fp32 = models::evaluate(model, *test, 200, c.eval_limit).top1;
-  std::vector<Row> rows{
-      {"fp32", "W32A32", "-", fp32, 0.0, std::filesystem::file_size(fp32_path(c)) / 1e6}};
+  std::vector<ResultRow> rows{
+      {"fp32", "W32A32", "-", fp32, 0.0, 0.0, std::filesystem::file_size(fp32_path(c)) / 1e6}};
 
   DistillConfig d;
   d.num_images = c.budget.images;
@@ -124,25 +126,38 @@ int run_pipeline(const RunConfig& c) {
   d.seed = c.seed;
   d.out = distilled_path(c);
   d.resume = true;
+  write_run_info(c.out_dir, {c.model, c.data, c.budget.name, (d.num_images + d.batch - 1) / d.batch,
+                             c.weight_bits, c.activation_bits});
+  DistillRecorder distill_recorder(c.out_dir, c.budget.name);
+  d.observer = &distill_recorder.observer();
   std::fprintf(stderr, "== GENIE-D: %d images, %d iterations per batch of %d -> %s\n", d.num_images,
                d.iters, d.batch, d.out.c_str());
   DistillResult distilled = distill(model, d);
   std::fprintf(stderr, "bns_loss_first=%.4g bns_loss_last=%.4g seconds=%.1f\n",
                distilled.bns_loss_first, distilled.bns_loss_last, distilled.seconds);
 
-  for (QuantMethod m : {QuantMethod::Rtn, QuantMethod::Genie}) {
-    rows.push_back(quantize_and_evaluate(model, distilled.images, m, "genie-d", c, *test));
-    if (m == QuantMethod::Genie) rows.back().seconds += distilled.seconds;
-  }
+  rows.push_back(
+      quantize_and_evaluate(model, distilled.images, QuantMethod::Rtn, "genie-d", c, *test));
+  QuantizeRecorder genie_recorder;
+  rows.push_back(quantize_and_evaluate(model, distilled.images, QuantMethod::Genie, "genie-d", c,
+                                       *test, &genie_recorder.observer()));
+  rows.back().seconds += distilled.seconds;
+  genie_recorder.write(c.out_dir);
   if (c.real_data) {
     Tensor real = load_calibration(model, c.data, c.budget.images, c.seed);
     rows.push_back(quantize_and_evaluate(model, real, QuantMethod::Genie, "real", c, *test));
   }
-  print_table(rows, fp32);
+  for (ResultRow& r : rows) r.drop = fp32 - r.top1;
+  print_table(rows);
   std::printf("fp32_top1=%.2f rtn_top1=%.2f genie_top1=%.2f", fp32, rows[1].top1, rows[2].top1);
   if (c.real_data) std::printf(" real_top1=%.2f", rows[3].top1);
   std::printf(" wbits=%d abits=%d budget=%s images=%d seconds=%.0f\n", c.weight_bits,
               c.activation_bits, c.budget.name.c_str(), c.budget.images, seconds_since(start));
+  write_results(c.out_dir, rows);
+  if (!c.report_dir.empty()) {
+    write_report(c.out_dir, c.report_dir);
+    std::fprintf(stderr, "== report: %s/index.html\n", c.report_dir.c_str());
+  }
   return 0;
 }
 

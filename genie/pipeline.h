@@ -1,7 +1,8 @@
 // `genie run`, the main job: distill a calibration set with GENIE-D, quantize with round-to-
 // nearest and with GENIE-M (optionally also on real images), evaluate each, and report a table
 // plus one key=value line for scripts. Everything it makes is kept in `out_dir`; the distilled
-// images resume from there when a run is killed.
+// images resume from there when a run is killed. What the report page shows is recorded in
+// out_dir/trace/ (genie/run_trace.h).
 #pragma once
 
 #include <string>
@@ -33,6 +34,7 @@ struct RunConfig {
   int64_t eval_limit = 0;  // evaluate on the first N test images (0: all)
   uint64_t seed = 0;
   engine::Device device = engine::Device::CPU;  // where the model runs; files stay on the host
+  std::string report_dir;  // "": no page; else report_dir/index.html (genie/report_page.h)
 };
 
 // Every file the run writes in out_dir, so that they can be checked before the run starts.

@@ -112,7 +112,15 @@ class StageRunner {
     if (stage.initializes_activations)
       q_.initialize_activations(
           engine::slice_rows(x_q, 0, std::min(kActivationInitImages, x_q.size(0))), rng_, u);
-    reconstruct_unit(q_, u, x, x_q, y, stage.reconstruct, rng_);
+    const Observer* observer = c_.observer;
+    ReconstructConfig reconstruct = stage.reconstruct;
+    if (observer && observer->reconstruct_step)
+      reconstruct.observe = [&](int it, float reconstruction, float rounding, float beta) {
+        observer->reconstruct_step(u, stage.name, it, reconstruction, rounding, beta);
+      };
+    if (observer && observer->unit_begin) observer->unit_begin(q_, u);
+    reconstruct_unit(q_, u, x, x_q, y, reconstruct, rng_);
+    if (observer && observer->unit_learned) observer->unit_learned(q_, u);
     q_.set_unit_mode(u, stage.done);
   }
 

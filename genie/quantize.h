@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "genie/observer.h"
 #include "genie/quantized_resnet.h"
 #include "genie/reconstruct.h"
 
@@ -46,6 +47,7 @@ struct QuantConfig {
   // first when `resume` and the file exists.
   std::string state_path;
   bool resume = false;
+  const Observer* observer = nullptr;  // told each unit's losses, before and after learning
 };
 
 // One pass of a method over the units: how a unit's layers run while it is learned and once

@@ -129,6 +129,7 @@ ReconstructLoss reconstruct_unit(QuantizedResNet& q, int unit, const Tensor& x, 
       std::snprintf(status, sizeof status, "rec=%.4g round=%.4g beta=%.1f", last.reconstruction,
                     last.rounding, beta);
       if (c.progress) progress.update(it, status);
+      if (c.observe) c.observe(it, last.reconstruction, last.rounding, beta);
     }
   }
   if (c.progress) progress.finish(status);

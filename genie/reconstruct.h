@@ -9,6 +9,7 @@
 // lr 1e-4 and activation steps lr 4e-5, both cosine-annealed to 0.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "genie/quantized_resnet.h"
@@ -26,6 +27,8 @@ struct ReconstructConfig {
   // QDrop, 1 for the quantized network's input alone, 0 for the float network's.
   float p_quantized_input = 0.5f;
   bool progress = true;
+  // Told each iteration's losses (rounding 0 before it starts) and beta; unset: nobody listens.
+  std::function<void(int iteration, float reconstruction, float rounding, float beta)> observe;
 };
 
 struct ReconstructLoss {

@@ -2,8 +2,9 @@
 # Installs the Debian packages genie.cpp needs; does nothing when they are all present.
 set -euo pipefail
 # python3 runs the converter's tests in `make test`; libdnnl-dev is oneDNN, the integer engine's
-# int8 convolutions; python3-onnx writes `genie export --onnx` files.
-packages=(g++ make python3 libopenblas-dev libstb-dev doctest-dev libcxxopts-dev zlib1g-dev dataset-fashion-mnist libdnnl-dev python3-onnx)
+# int8 convolutions; python3-onnx writes `genie export --onnx` files; chromium renders the run
+# report in `make test` (tests/report.sh).
+packages=(g++ make python3 libopenblas-dev libstb-dev doctest-dev libcxxopts-dev zlib1g-dev dataset-fashion-mnist libdnnl-dev python3-onnx chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

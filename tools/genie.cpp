@@ -25,6 +25,7 @@ const cli::Command kCommands[] = {
     {"bench", "time one GENIE-D or GENIE-M iteration (make bench compares with PyTorch)",
      cli::bench},
     {"export", "write a quantized model as a QDQ ONNX file", cli::export_model},
+    {"report", "write the page about an earlier `genie run` (OUT_DIR DIR)", cli::report},
     {"info", "show threads and the OpenBLAS kernel in use", cli::info},
 };
 

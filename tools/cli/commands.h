@@ -29,6 +29,7 @@ int run(int argc, char** argv);
 int bench(int argc, char** argv);
 int bench_infer(int argc, char** argv);  // bench_infer.cpp
 int export_model(int argc, char** argv);
+int report(int argc, char** argv);
 // What a genie tensor file holds (info_file.cpp), for `genie info FILE`.
 int describe_file(const std::string& path);
 

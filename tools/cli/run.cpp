@@ -19,6 +19,8 @@ int run(int argc, char** argv) {
   add("limit", "evaluate on the first N test images only",
       cxxopts::value<int64_t>()->default_value("0"));
   add("seed", "random seed", cxxopts::value<uint64_t>()->default_value("0"));
+  add("report", "also write DIR/index.html, a page about the run (genie report)",
+      cxxopts::value<std::string>());
   add_threads_option(options);
   add_device_option(options);
   cxxopts::ParseResult args;
@@ -38,6 +40,11 @@ int run(int argc, char** argv) {
   prepare_output_folder({"--out", c.out_dir});
   std::vector<PathFlag> outputs;
   for (const std::string& file : genie::output_files(c)) outputs.push_back({"--out", file});
+  if (args.count("report")) {
+    c.report_dir = args["report"].as<std::string>();
+    prepare_output_folder({"--report", c.report_dir});
+    outputs.push_back({"--report", c.report_dir + "/index.html"});
+  }
   check_outputs({{"--model", c.model}, {"--data", dataset_path(c.data)}}, outputs);
   apply_threads(args);
   return genie::run_pipeline(c);
