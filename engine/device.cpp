@@ -1,7 +1,9 @@
 // Devices this build and machine offer; see device.h.
 #include "engine/device.h"
 
+#include <fstream>
 #include <stdexcept>
+#include <string>
 
 #if GENIE_CUDA
 #include "engine/cuda/runtime.h"
@@ -49,6 +51,22 @@ double peak_device_mb() {
 #if GENIE_CUDA
   if (cuda_available()) return static_cast<double>(cuda::peak_bytes()) / 1e6;
 #endif
+  return 0.0;
+}
+
+double available_memory_mb(Device device) {
+#if GENIE_CUDA
+  if (device == Device::CUDA && cuda_available())
+    return static_cast<double>(cuda::free_bytes()) / 1e6;
+#endif
+  (void)device;
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  double kb = 0;
+  while (meminfo >> key >> kb) {
+    if (key == "MemAvailable:") return kb * 1024 / 1e6;
+    meminfo.ignore(64, '\n');
+  }
   return 0.0;
 }
 

@@ -31,5 +31,8 @@ void require_device(Device device);
 std::string describe_devices();
 // The most GPU memory the CUDA backend has held so far, in MB (0 without CUDA).
 double peak_device_mb();
+// Memory a new allocation on `device` can still take, in MB: MemAvailable from /proc/meminfo
+// for the CPU (0 where that is unreadable), the GPU's free memory for CUDA.
+double available_memory_mb(Device device);
 
 }  // namespace engine

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/autograd.h"
+#include "genie/memory_plan.h"
 #include "genie/quantize_state.h"
 #include "genie/reconstruct.h"
 
@@ -237,6 +238,10 @@ std::unique_ptr<QuantizedResNet> quantize(models::ResNet& model, const Tensor& c
   if (calibration.ndim() != 4 || calibration.size(0) < 1)
     throw std::invalid_argument("calibration images must be (N, C, S, S), got " +
                                 engine::shape_str(calibration.shape()));
+  MemoryPlan plan = plan_quantization(model, calibration.size(0),
+                                      method_stages(c, calibration.size(0)).front().reconstruct.batch);
+  if (c.progress) std::fprintf(stderr, "%s\n", describe(plan).c_str());
+  require_memory(plan, model.device());
   model.set_trainable(false);
   auto q = std::make_unique<QuantizedResNet>(model, c.policy);
   StageRunner(model, *q, calibration, c).run();

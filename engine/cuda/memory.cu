@@ -150,4 +150,10 @@ size_t peak_bytes() { return allocator().peak(); }
 
 void reset_peak_bytes() { allocator().reset_peak(); }
 
+size_t free_bytes() {
+  size_t free = 0, total = 0;
+  check(cudaMemGetInfo(&free, &total), "cudaMemGetInfo");
+  return free;
+}
+
 }  // namespace engine::cuda

@@ -21,6 +21,8 @@ int device_count();
 std::string device_description();
 // Peak and current device memory held by the allocator, in bytes.
 size_t peak_bytes();
+// Device memory free right now, plus what the caching allocator holds unused.
+size_t free_bytes();
 void reset_peak_bytes();
 
 }  // namespace engine::cuda
