@@ -37,6 +37,7 @@ engine::Tensor load_calibration(models::ResNet& model, const std::string& source
   if (is_images_file(source)) return distilled_images(model, source);
   const models::ModelConfig& c = model.config();
   auto data = engine::open_dataset(source, {c.in_channels, c.input_size}, engine::Split::Train);
+  engine::say_transform(*data);
   std::vector<int> order(data->size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
   engine::Rng rng(seed);

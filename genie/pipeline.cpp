@@ -113,6 +113,7 @@ int run_pipeline(const RunConfig& c) {
   model.to(c.device);
   const models::ModelConfig& mc = model.config();
   auto test = engine::open_dataset(c.data, {mc.in_channels, mc.input_size}, engine::Split::Test);
+  engine::say_transform(*test);
   models::save_model(fp32_path(c), model);
   std::fprintf(stderr, "== FP32 %s on %s\n", mc.arch.c_str(), test->describe().c_str());
   double fp32 = models::evaluate(model, *test, 200, c.eval_limit).top1;

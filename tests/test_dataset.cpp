@@ -116,6 +116,20 @@ void write_png(const fs::path& path, int w, int h, int channels,
 
 }  // namespace
 
+TEST_CASE("a dataset says what it does to images that do not fit the model") {
+  TempDir dir("transform");
+  write_fashion(dir.path, 3, false);  // 4x5 gray images
+  auto padded = open_dataset("fashion-mnist:" + dir.str(), ImageSpec{1, 5}, Split::Test);
+  CHECK(padded->transform().find("fashion-mnist test images are 4x5x1, the model takes 5x5x1: "
+                                 "zero-padded centrally to 5x5, never resampled") == 0);
+  auto colour = open_dataset("fashion-mnist:" + dir.str(), ImageSpec{3, 3}, Split::Test);
+  CHECK(colour->transform().find("cropped centrally to 3x3") != std::string::npos);
+  CHECK(colour->transform().find("the gray channel feeds all 3") != std::string::npos);
+  // The Debian package's 28x28 images fit the default model: nothing to say.
+  CHECK(open_dataset("fashion-mnist", ImageSpec{1, 28}, Split::Test)->transform().empty());
+  CHECK_FALSE(open_dataset("fashion-mnist", ImageSpec{1, 32}, Split::Test)->transform().empty());
+}
+
 TEST_CASE("fashion-mnist IDX: gzipped and plain files give the same pixels and labels") {
   for (bool gzip : {true, false}) {
     CAPTURE(gzip);

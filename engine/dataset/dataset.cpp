@@ -4,6 +4,7 @@
 #include "engine/dataset/dataset.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <stdexcept>
 
 namespace engine {
@@ -26,6 +27,24 @@ class InMemoryDataset : public Dataset {
 
   std::string describe() const override {
     return name_ + " (" + std::to_string(size()) + " images, " + raw_.directory + ")";
+  }
+
+  std::string transform() const override {
+    const int H = raw_.height, W = raw_.width, S = image_.size;
+    std::vector<std::string> done;
+    if (H != S || W != S)
+      done.push_back(std::string(S > H ? "zero-padded" : "cropped") + " centrally to " +
+                     std::to_string(S) + "x" + std::to_string(S) +
+                     ", never resampled (a model trained at " + std::to_string(H) + "x" +
+                     std::to_string(W) + " takes --input-size " + std::to_string(H) +
+                     " when converted)");
+    if (raw_.channels != image_.channels) done.push_back("the gray channel feeds all 3");
+    if (done.empty()) return "";
+    std::string line = name_ + " images are " + std::to_string(H) + "x" + std::to_string(W) + "x" +
+                       std::to_string(raw_.channels) + ", the model takes " + std::to_string(S) +
+                       "x" + std::to_string(S) + "x" + std::to_string(image_.channels) + ": ";
+    for (size_t i = 0; i < done.size(); ++i) line += (i ? "; " : "") + done[i];
+    return line;
   }
 
   Batch load(const std::vector<int64_t>& indices) const override {
@@ -100,6 +119,11 @@ std::unique_ptr<Dataset> open_dataset(const std::string& spec, const ImageSpec& 
   if (kind == "cifar10") return in_memory(kind, read_cifar10(directory, split), image, split);
   if (kind == "folder") return open_image_folder(directory, image);
   throw std::invalid_argument("unknown dataset '" + spec + "'; " + kAcceptedSpecs);
+}
+
+void say_transform(const Dataset& data) {
+  std::string t = data.transform();
+  if (!t.empty()) std::fprintf(stderr, "data: %s\n", t.c_str());
 }
 
 // One shifted, maybe mirrored plane at a time, through a scratch plane.

@@ -39,7 +39,13 @@ class Dataset {
   virtual Batch load(const std::vector<int64_t>& indices) const = 0;
   // e.g. "fashion-mnist test (10000 images, /usr/share/datasets/fashion-mnist)"
   virtual std::string describe() const = 0;
+  // What is done to the stored images to fit the model, in one line; empty when nothing is.
+  virtual std::string transform() const { return ""; }
 };
+
+// Prints "data: <transform>" to stderr when the images are changed to fit the model: a silent
+// pad or resize can cost points (a 28x28 model converted as 32x32 loses two).
+void say_transform(const Dataset& data);
 
 enum class Split { Train, Test };
 

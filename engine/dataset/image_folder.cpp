@@ -57,11 +57,13 @@ std::vector<std::string> sorted_names(const fs::path& directory, bool want_direc
 }
 
 // The ImageNet convention: resize the shorter side to S*256/224 (256 for 224, 37 for 32),
-// then centre-crop SxS. The size of (w, h) after resizing, in double so that it cannot
-// overflow before it is checked.
+// then centre-crop SxS.
+int shorter_side(int S) { return static_cast<int>(std::lround(S * 256.0 / 224.0)); }
+
+// The size of (w, h) after resizing, in double so that it cannot overflow before it is checked.
 std::pair<double, double> resized_size(int w, int h, int S) {
   if (w == S && h == S) return {w, h};
-  int shorter = static_cast<int>(std::lround(S * 256.0 / 224.0));
+  int shorter = shorter_side(S);
   double scale = static_cast<double>(shorter) / std::min(w, h);
   return {std::max<double>(shorter, std::round(w * scale)),
           std::max<double>(shorter, std::round(h * scale))};
@@ -123,6 +125,14 @@ class ImageFolder : public Dataset {
   std::string describe() const override {
     return "folder (" + std::to_string(size()) + " images, " + std::to_string(num_classes_) +
            " classes, " + directory_ + ")";
+  }
+
+  std::string transform() const override {
+    const int S = image_.size;
+    return "folder images not already " + std::to_string(S) + "x" + std::to_string(S) +
+           " are resized (shorter side to " + std::to_string(shorter_side(S)) +
+           ") and centre-cropped to " +
+           std::to_string(S) + "x" + std::to_string(S) + "x" + std::to_string(image_.channels);
   }
 
   Batch load(const std::vector<int64_t>& indices) const override {

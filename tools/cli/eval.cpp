@@ -72,6 +72,7 @@ int eval(int argc, char** argv) {
   const models::ModelConfig& mc = loaded.model->config();
   auto data = engine::open_dataset(args["data"].as<std::string>(), {mc.in_channels, mc.input_size},
                                    engine::Split::Test);
+  engine::say_transform(*data);
   engine::Rng rng(0);  // QDrop is off in evaluation: nothing is drawn
   models::ForwardHooks hooks =
       loaded.quantized ? loaded.quantized->hooks(rng) : models::ForwardHooks{};
