@@ -5,23 +5,7 @@ set -u
 genie=${1:?usage: tests/cli.sh path/to/genie}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-# expect NAME CODE PATTERN -- command...: the exit code is CODE and stdout+stderr match PATTERN.
-expect() {
-  local name=$1 code=$2 pattern=$3
-  shift 4
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -eq "$code" ] && grep -qE -- "$pattern" <<<"$out"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    printf 'FAILED: %s: exit %s (wanted %s), output:\n%s\n' "$name" "$rc" "$code" "$out" >&2
-  fi
-}
+source "$(dirname "$0")/expect.sh"
 
 expect "help lists the subcommands" 0 "eval.*" -- "$genie" --help
 expect "no arguments is a usage error" 2 "usage: genie" -- "$genie"
