@@ -14,6 +14,7 @@
 #include "engine/progress.h"
 #include "engine/tensor_file.h"
 #include "genie/bn_statistics_loss.h"
+#include "genie/images_file.h"
 #include "genie/swing_conv.h"
 #include "models/generator.h"
 
@@ -121,23 +122,18 @@ Losses evaluate_losses(models::ResNet& model, Learners& l, bool swing, engine::R
   return out;
 }
 
-struct BatchResult {
-  Tensor images;
-  float bns_first = 0, bns_last = 0;
-};
-
-BatchResult distill_batch(models::ResNet& model, const DistillConfig& c, int index, int size) {
+DistilledBatch distill_batch(models::ResNet& model, const DistillConfig& c, int index, int size) {
   // Every batch has its own random streams, so a resumed run repeats the batches it redoes.
   engine::Rng rng(c.seed * 1000003ULL + static_cast<uint64_t>(index));
   engine::Rng swing_rng(rng.next_u64());
   const models::ModelConfig& mc = model.config();
   Learners l = make_learners(c.method, size, mc.in_channels, mc.input_size, rng, model.device());
-  BatchResult r;
+  DistilledBatch r;
   if (c.method == DistillMethod::Noise || c.iters == 0) {
     engine::NoGrad no_grad;
     Losses losses = evaluate_losses(model, l, c.swing, swing_rng);
     r.images = losses.images;
-    r.bns_first = r.bns_last = losses.bns.item();
+    r.bns_loss_first = r.bns_loss_last = losses.bns.item();
     return r;
   }
   engine::Progress progress("batch " + std::to_string(index + 1), c.iters);
@@ -149,8 +145,8 @@ BatchResult distill_batch(models::ResNet& model, const DistillConfig& c, int ind
       throw std::runtime_error("distillation diverged at batch " + std::to_string(index + 1) +
                                ", iteration " + std::to_string(it + 1) + " (loss " +
                                std::to_string(total) + "); the finished batches are kept");
-    if (it == 0) r.bns_first = losses.bns.item();
-    r.bns_last = losses.bns.item();
+    if (it == 0) r.bns_loss_first = losses.bns.item();
+    r.bns_loss_last = losses.bns.item();
     r.images = losses.images.detach();
     zero_grads(l);
     losses.total.backward();
@@ -167,76 +163,23 @@ BatchResult distill_batch(models::ResNet& model, const DistillConfig& c, int ind
   return r;
 }
 
-// ---- the images file: finished batches, with the settings that made them ----
-
-void describe(engine::TensorFile& f, const models::ResNet& model, const DistillConfig& c) {
-  f.set_meta("kind", "distilled-images");
-  f.set_meta("arch", model.config().arch);
-  f.set_meta("method", method_name(c.method));
-  f.set_meta("swing", c.swing ? "on" : "off");
-  f.set_meta("num_images", std::to_string(c.num_images));
-  f.set_meta("batch", std::to_string(c.batch));
-  f.set_meta("iters", std::to_string(c.iters));
-  f.set_meta("seed", std::to_string(c.seed));
-}
-
-// The images of the finished batches, one after another: (images, C, S, S), on the host.
-Tensor concatenate(const std::vector<BatchResult>& done) {
-  std::vector<Tensor> images;
-  for (const BatchResult& b : done) images.push_back(b.images);
-  return engine::concat_rows(images).to(engine::Device::CPU);
-}
-
-void save_progress(const DistillConfig& c, const models::ResNet& model,
-                   const std::vector<BatchResult>& done) {
-  engine::TensorFile f;
-  describe(f, model, c);
-  std::vector<float> first, last;
-  for (const BatchResult& b : done) {
-    first.push_back(b.bns_first);
-    last.push_back(b.bns_last);
-  }
-  f.tensors.push_back({"images", concatenate(done)});
-  int n = static_cast<int>(done.size());
-  f.tensors.push_back({"bns_loss_first", Tensor({n}, first)});
-  f.tensors.push_back({"bns_loss_last", Tensor({n}, last)});
-  engine::write_tensor_file(c.out, f);
-}
-
-// The finished batches of an earlier run with the same settings.
-std::vector<BatchResult> load_progress(const DistillConfig& c, models::ResNet& model) {
-  engine::TensorFile f = engine::read_tensor_file(c.out);
-  engine::TensorFile expected;
-  describe(expected, model, c);
-  for (auto& [key, value] : expected.metadata) {
-    const std::string* stored = f.meta(key);
-    if (!stored || *stored != value)
-      throw engine::FileError(c.out + ": cannot resume: it was made with " + key + "=" +
-                              (stored ? *stored : "(none)") + ", this run has " + key + "=" +
-                              value);
-  }
-  const Tensor* images = f.tensor("images");
-  const Tensor* first = f.tensor("bns_loss_first");
-  const Tensor* last = f.tensor("bns_loss_last");
-  if (!images || !first || !last || first->numel() != last->numel())
-    throw engine::FileError(c.out + ": cannot resume: not a distilled-images file");
+// The finished batches of an earlier run with the same settings and shard in `c.out`.
+std::vector<DistilledBatch> load_progress(const DistillConfig& c, const models::ResNet& model) {
+  ImagesFile file = read_images_file(c.out);
+  SettingDifference d = first_difference(file.settings, images_settings(model.config().arch, c));
+  if (!d.key.empty())
+    throw engine::FileError(c.out + ": cannot resume: it was made with " + d.key + "=" +
+                            d.first_value + ", this run has " + d.key + "=" + d.second_value);
   const models::ModelConfig& mc = model.config();
   const engine::Shape image{mc.in_channels, mc.input_size, mc.input_size};
-  if (images->ndim() != 4 ||
-      engine::Shape(images->shape().begin() + 1, images->shape().end()) != image)
-    throw engine::FileError(c.out + ": cannot resume: images of shape " +
-                            engine::shape_str(images->shape()) + ", the model takes " +
-                            engine::shape_str(image));
-  std::vector<BatchResult> done;
-  const std::vector<float> firsts = first->values(), lasts = last->values();
-  for (int b = 0, start = 0; b < first->numel(); ++b) {
-    int size = std::min(c.batch, c.num_images - b * c.batch);
-    if (size < 1 || start + size > images->size(0))
-      throw engine::FileError(c.out + ": cannot resume: fewer images than batches");
-    done.push_back({engine::slice_rows(*images, start, size), firsts[b], lasts[b]});
-    start += size;
+  for (const DistilledBatch& b : file.batches) {
+    const engine::Shape& shape = b.images.shape();
+    if (engine::Shape(shape.begin() + 1, shape.end()) != image)
+      throw engine::FileError(c.out + ": cannot resume: images of shape " +
+                              engine::shape_str(shape) + ", the model takes " +
+                              engine::shape_str(image));
   }
-  return done;
+  return file.batches;
 }
 
 void check(const DistillConfig& c, const models::ResNet& model) {
@@ -244,6 +187,11 @@ void check(const DistillConfig& c, const models::ResNet& model) {
     throw std::invalid_argument("--num and --batch must be >= 1 and --iters >= 0");
   if (c.batch < 2 && c.method != DistillMethod::Noise)
     throw std::invalid_argument("--batch must be at least 2: BN statistics need a batch");
+  int batches = images_settings(model.config().arch, c).run_batches();
+  if (c.shards < 1 || c.shard < 0 || c.shard >= c.shards || c.shards > batches)
+    throw std::invalid_argument(
+        "--shard " + std::to_string(c.shard) + "/" + std::to_string(c.shards) +
+        " must be i/n with 0 <= i < n <= " + std::to_string(batches) + ", the run's batches");
   if (model.config().input_size % 4 != 0)
     throw std::invalid_argument(
         "GENIE-D's generator needs an input size divisible by 4, the "
@@ -283,23 +231,25 @@ DistillResult distill(models::ResNet& model, const DistillConfig& c) {
   check(c, model);
   auto start = std::chrono::steady_clock::now();
   model.set_trainable(false);
-  std::vector<BatchResult> done;
+  ImagesFile file;
+  file.settings = images_settings(model.config().arch, c);
   if (c.resume && !c.out.empty() && std::filesystem::exists(c.out)) {
-    done = load_progress(c, model);
-    std::fprintf(stderr, "resuming %s after %zu finished batches\n", c.out.c_str(), done.size());
+    file.batches = load_progress(c, model);
+    std::fprintf(stderr, "resuming %s after %zu finished batches\n", c.out.c_str(),
+                 file.batches.size());
   }
-  int batches = (c.num_images + c.batch - 1) / c.batch;
-  for (int b = static_cast<int>(done.size()); b < batches; ++b) {
-    int size = std::min(c.batch, c.num_images - b * c.batch);
-    done.push_back(distill_batch(model, c, b, size));
+  const ImagesSettings& s = file.settings;
+  for (int k = static_cast<int>(file.batches.size()); k < s.held_batches(); ++k) {
+    int b = s.global_batch(k);
+    file.batches.push_back(distill_batch(model, c, b, s.batch_size(b)));
     if (c.observer && c.observer->distill_batch_done) c.observer->distill_batch_done(b);
-    if (!c.out.empty()) save_progress(c, model, done);
+    if (!c.out.empty()) write_images_file(c.out, file);
   }
   DistillResult r;
-  r.images = concatenate(done);
-  for (const BatchResult& b : done) {
-    r.bns_loss_first += b.bns_first / done.size();
-    r.bns_loss_last += b.bns_last / done.size();
+  r.images = concatenate(file.batches);
+  for (const DistilledBatch& b : file.batches) {
+    r.bns_loss_first += b.bns_loss_first / file.batches.size();
+    r.bns_loss_last += b.bns_loss_last / file.batches.size();
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;

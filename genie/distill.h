@@ -40,12 +40,16 @@ struct DistillConfig {
   // on from the next one, ending with the same images as an uninterrupted run.
   std::string out;
   bool resume = false;
+  // Of the run's batches only those of shard `shard` of `shards` (global batch b belongs to shard
+  // b % shards), each the same as in a single run; images_file.h has the file they go to.
+  int shard = 0;
+  int shards = 1;
   bool progress = true;                // a progress bar per batch on stderr
   const Observer* observer = nullptr;  // told each iteration's losses and each finished batch
 };
 
 struct DistillResult {
-  Tensor images;              // (num_images, C, S, S)
+  Tensor images;              // (num_images, C, S, S): the shard's images when sharded
   double bns_loss_first = 0;  // BN-statistics loss at the first iteration, mean over batches
   double bns_loss_last = 0;   // ... at the last iteration
   double seconds = 0;

@@ -143,6 +143,59 @@ expect "the resumed file equals the uninterrupted one" 0 "" -- cmp "$tmp/full.gw
 expect "resume refuses other settings" 1 "cannot resume.*seed" -- \
   "$genie" distill --num 24 --batch 8 --iters 6 --seed 3 --out "$tmp/killed.gwt" --resume
 
+# Sharded distillation: two shards as separate processes, merged in either order, are the bytes
+# of a single run; an incomplete, mixed or overlapping set of parts is refused by name.
+d_flags=(--num 24 --batch 8 --iters 3 --threads 1)
+"$genie" distill "${d_flags[@]}" --out "$tmp/single.gwt" >/dev/null 2>&1
+"$genie" distill "${d_flags[@]}" --shard 0/2 --out "$tmp/part0.gwt" >/dev/null 2>&1 &
+pid0=$!
+"$genie" distill "${d_flags[@]}" --shard 1/2 --out "$tmp/part1.gwt" >/dev/null 2>&1 &
+pid1=$!
+wait "$pid0" "$pid1"
+expect "a shard holds its share of the batches" 0 "^  shard=1/2$" -- "$genie" info "$tmp/part1.gwt"
+expect "merge joins the shards" 0 "^merged=.* parts=2 batches=3 images=24$" -- \
+  "$genie" merge "$tmp/merged.gwt" "$tmp/part0.gwt" "$tmp/part1.gwt"
+expect "the merged file equals the single run" 0 "" -- cmp "$tmp/single.gwt" "$tmp/merged.gwt"
+expect "merge takes the parts in any order" 0 "images=24" -- \
+  "$genie" merge "$tmp/reversed.gwt" "$tmp/part1.gwt" "$tmp/part0.gwt"
+expect "the merge of reversed parts equals the single run" 0 "" -- \
+  cmp "$tmp/single.gwt" "$tmp/reversed.gwt"
+expect "--shard 0/1 is a single run" 0 "" -- sh -c \
+  "'$genie' distill ${d_flags[*]} --shard 0/1 --out '$tmp/whole.gwt' >/dev/null 2>&1 && cmp '$tmp/single.gwt' '$tmp/whole.gwt'"
+expect "a missing shard is named" 1 "shard 1/2 is missing" -- \
+  "$genie" merge "$tmp/x.gwt" "$tmp/part0.gwt"
+expect "a shard given twice is refused" 1 "part0.gwt: shard 0/2 is given twice" -- \
+  "$genie" merge "$tmp/x.gwt" "$tmp/part0.gwt" "$tmp/part0.gwt" "$tmp/part1.gwt"
+"$genie" distill "${d_flags[@]}" --seed 5 --shard 1/2 --out "$tmp/seed5.gwt" >/dev/null 2>&1
+expect "a part of another seed is refused, naming both values" 1 \
+  "seed5.gwt: made with seed=5, .*part0.gwt with seed=0" -- \
+  "$genie" merge "$tmp/x.gwt" "$tmp/part0.gwt" "$tmp/seed5.gwt"
+expect "the refused merges wrote nothing" 0 "^none$" -- sh -c "[ ! -e '$tmp/x.gwt' ] && echo none"
+expect "merge may not overwrite a part" 2 "is the same file as part" -- \
+  "$genie" merge "$tmp/part1.gwt" "$tmp/part0.gwt" "$tmp/part1.gwt"
+for bad in 2/2 0/0 1 -1/2 1/x; do
+  expect "--shard $bad is a usage error" 2 "--shard must be i/n with 0 <= i < n, got '$bad'" -- \
+    "$genie" distill "${d_flags[@]}" --shard "$bad" --out "$tmp/x.gwt"
+done
+expect "more shards than batches is a usage error" 2 "--shard 0/4: the run has only 3 batches" -- \
+  "$genie" distill "${d_flags[@]}" --shard 0/4 --out "$tmp/x.gwt"
+# A shard killed after its first batch is refused by merge until --resume finishes it.
+"$genie" distill "${d_flags[@]}" --iters 40 --out "$tmp/single40.gwt" >/dev/null 2>&1
+"$genie" distill "${d_flags[@]}" --iters 40 --shard 1/2 --out "$tmp/done40.gwt" >/dev/null 2>&1
+"$genie" distill "${d_flags[@]}" --iters 40 --shard 0/2 --out "$tmp/cut40.gwt" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 600); do [ -e "$tmp/cut40.gwt" ] && break; sleep 0.05; done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+expect "a killed shard is refused, with its batches" 1 "cut40.gwt: shard 0/2 is incomplete: 1 of its 2 batches" -- \
+  "$genie" merge "$tmp/x.gwt" "$tmp/cut40.gwt" "$tmp/done40.gwt"
+expect "a shard resumes only as the same shard" 1 "cannot resume: it was made with shard=0/2, this run has shard=\(none\)" -- \
+  "$genie" distill "${d_flags[@]}" --iters 40 --out "$tmp/cut40.gwt" --resume
+expect "the killed shard resumes" 0 "images=16" -- \
+  "$genie" distill "${d_flags[@]}" --iters 40 --shard 0/2 --out "$tmp/cut40.gwt" --resume
+expect "its merge equals the single run" 0 "" -- sh -c \
+  "'$genie' merge '$tmp/m40.gwt' '$tmp/done40.gwt' '$tmp/cut40.gwt' >/dev/null && cmp '$tmp/single40.gwt' '$tmp/m40.gwt'"
+
 # A quantization killed with SIGKILL resumes from its last finished unit to the same bytes: once
 # just after the first unit's checkpoint, once after the sixth, each plus a random delay.
 q_flags=(--calib "$tmp/d.gwt" --iters 40 --threads 1)

@@ -14,11 +14,14 @@
 #include "engine/tensor_file.h"
 #include "genie/bn_statistics_loss.h"
 #include "genie/distill.h"
+#include "genie/images_file.h"
+#include "genie/merge_shards.h"
 #include "genie/swing_conv.h"
 #include "models/generator.h"
 #include "models/model_file.h"
-#include "tests/tiny_models.h"
 #include "tests/edit_values.h"
+#include "tests/file_bytes.h"
+#include "tests/tiny_models.h"
 
 using engine::Tensor;
 
@@ -118,7 +121,8 @@ void check_directions(const std::vector<std::pair<std::string, Tensor>>& groups,
       Tensor v = engine::randn(t.shape(), rng);
       double length = 0;
       for (float a : v.values()) length += static_cast<double>(a) * a;
-      testing::edit_values(v, [&](float a) { return a * static_cast<float>(10.0 / std::sqrt(length)); });
+      testing::edit_values(
+          v, [&](float a) { return a * static_cast<float>(10.0 / std::sqrt(length)); });
       double analytic = 0;
       for (int64_t i = 0; i < t.numel(); ++i)
         analytic += static_cast<double>(t.grad_values()[i]) * v.data()[i];
@@ -233,6 +237,46 @@ TEST_CASE("distillation is deterministic, and a resumed run ends with the same i
   c.seed = 1;  // different settings refuse to resume
   CHECK_THROWS_AS(genie::distill(model, c), engine::FileError);
   std::filesystem::remove(c.out);
+}
+
+TEST_CASE("the shards of a distillation merge to the single run's images file") {
+  models::ResNet model = tiny_resnet(13);
+  genie::DistillConfig c;
+  c.num_images = 7;  // batches of 2, 2, 2 and 1: shard 0/3 holds 0 and 3, the others one each
+  c.batch = 2;
+  c.iters = 2;
+  c.progress = false;
+  c.out = temp_path("single.gwt");
+  genie::distill(model, c);
+  std::vector<std::string> parts;
+  for (int shard : {2, 0, 1}) {
+    genie::DistillConfig part = c;
+    part.shard = shard;
+    part.shards = 3;
+    part.out = temp_path("part" + std::to_string(shard) + ".gwt");
+    CHECK(genie::distill(model, part).images.size(0) == (shard == 0 ? 3 : 2));
+    parts.push_back(part.out);
+  }
+  std::string merged = temp_path("merged.gwt");
+  genie::write_images_file(merged, genie::merge_shards(parts));
+  testing::Bytes single = testing::read_bytes(c.out);
+  CHECK(!single.empty());
+  CHECK(testing::read_bytes(merged) == single);
+
+  parts.pop_back();  // without shard 1/3
+  CHECK_THROWS_WITH_AS(genie::merge_shards(parts), doctest::Contains("shard 1/3 is missing"),
+                       engine::FileError);
+  for (const std::string& path :
+       {c.out, merged, temp_path("part0.gwt"), temp_path("part1.gwt"), temp_path("part2.gwt")})
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("--shard parses i/n with 0 <= i < n only") {
+  int shard = -1, shards = -1;
+  CHECK(genie::parse_shard("2/3", shard, shards));
+  CHECK((shard == 2 && shards == 3));
+  for (const char* bad : {"3/3", "0/0", "1", "-1/2", "1/x", "1/2/3", "/2", " 1/2"})
+    CHECK_FALSE(genie::parse_shard(bad, shard, shards));
 }
 
 TEST_CASE("every ablation method runs and the noise baseline makes Gaussian images") {

@@ -19,6 +19,7 @@ const cli::Command kCommands[] = {
     {"run", "the main job: distill, quantize (RTN and GENIE), evaluate, compare", cli::run},
     {"eval", "measure a model's top-1/top-5 accuracy on a dataset", cli::eval},
     {"distill", "GENIE-D: distill calibration images from BatchNorm statistics", cli::distill},
+    {"merge", "join the parts of a sharded distillation (OUT.gwt PART...)", cli::merge},
     {"quantize", "GENIE-M: quantize a model block by block (or RTN, AdaRound, BRECQ, QDrop)",
      cli::quantize},
     {"train", "train a ResNet from scratch (how the default model was made)", cli::train},

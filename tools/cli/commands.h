@@ -24,6 +24,7 @@ int info(int argc, char** argv);
 int eval(int argc, char** argv);
 int train(int argc, char** argv);
 int distill(int argc, char** argv);
+int merge(int argc, char** argv);
 int quantize(int argc, char** argv);
 int run(int argc, char** argv);
 int bench(int argc, char** argv);

@@ -3,10 +3,28 @@
 
 #include "genie/contact_sheet.h"
 #include "genie/distill.h"
+#include "genie/images_file.h"
 #include "models/model_file.h"
 #include "tools/cli/commands.h"
 
 namespace cli {
+
+namespace {
+
+// --shard i/n into `c`, after --num and --batch: a usage error unless 0 <= i < n and every shard
+// has a batch to make.
+void apply_shard(const std::string& text, genie::DistillConfig& c) {
+  int batches = (c.num_images + c.batch - 1) / c.batch;
+  if (!genie::parse_shard(text, c.shard, c.shards))
+    throw cxxopts::exceptions::parsing("--shard must be i/n with 0 <= i < n, got '" + text + "'");
+  if (c.shards > batches)
+    throw cxxopts::exceptions::parsing("--shard " + text + ": the run has only " +
+                                       std::to_string(batches) + " batches of --batch " +
+                                       std::to_string(c.batch) + ", so n must be at most " +
+                                       std::to_string(batches));
+}
+
+}  // namespace
 
 int distill(int argc, char** argv) {
   cxxopts::Options options("genie distill",
@@ -23,6 +41,8 @@ int distill(int argc, char** argv) {
   add("seed", "random seed", cxxopts::value<uint64_t>()->default_value("0"));
   add("png", "also write a contact sheet of the images", cxxopts::value<std::string>());
   add("resume", "keep the finished batches in --out and go on");
+  add("shard", "i/n: make only the batches b with b % n == i (join the parts with genie merge)",
+      cxxopts::value<std::string>()->default_value("0/1"));
   add_threads_option(options);
   add_device_option(options);
   cxxopts::ParseResult args;
@@ -45,6 +65,7 @@ int distill(int argc, char** argv) {
   c.seed = args["seed"].as<uint64_t>();
   c.out = args["out"].as<std::string>();
   c.resume = args.count("resume") > 0;
+  apply_shard(args["shard"].as<std::string>(), c);
   std::vector<PathFlag> outputs{{"--out", c.out}};
   if (args.count("png")) outputs.push_back({"--png", args["png"].as<std::string>()});
   check_outputs({{"--model", args["model"].as<std::string>()}}, outputs);
