@@ -3,9 +3,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 
@@ -57,8 +57,12 @@ class StageRunner {
  public:
   StageRunner(models::ResNet& model, QuantizedResNet& q, const Tensor& calibration,
               const QuantConfig& c)
-      : model_(model), q_(q), calibration_(calibration), c_(c),
-        stages_(method_stages(c, calibration.size(0))), rng_(c.seed),
+      : model_(model),
+        q_(q),
+        calibration_(calibration),
+        c_(c),
+        stages_(method_stages(c, calibration.size(0))),
+        rng_(c.seed),
         identity_(c.state_path.empty() ? RunIdentity{} : run_identity(model, calibration, c)) {}
 
   void run() {
@@ -69,7 +73,8 @@ class StageRunner {
                    start.stage + 1, start.unit + 1);
     }
     started_ = std::chrono::steady_clock::now();
-    units_left_ = (static_cast<int>(stages_.size()) - start.stage) * model_.num_units() - start.unit;
+    units_left_ =
+        (static_cast<int>(stages_.size()) - start.stage) * model_.num_units() - start.unit;
     for (int s = 0; s < static_cast<int>(stages_.size()); ++s) {
       if (s < start.stage) {  // a finished pass: its units stay as it left them
         for (int u = 0; u < model_.num_units(); ++u) q_.set_unit_mode(u, stages_[s].done);
@@ -137,8 +142,8 @@ class StageRunner {
     double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     int left = units_left_ - units_done_;
-    std::fprintf(stderr, "unit %d/%d done: %s elapsed, about %s left\n", u + 1,
-                 model_.num_units(), duration_text(elapsed).c_str(),
+    std::fprintf(stderr, "unit %d/%d done: %s elapsed, about %s left\n", u + 1, model_.num_units(),
+                 duration_text(elapsed).c_str(),
                  duration_text(elapsed / units_done_ * left).c_str());
   }
 
@@ -238,8 +243,8 @@ std::unique_ptr<QuantizedResNet> quantize(models::ResNet& model, const Tensor& c
   if (calibration.ndim() != 4 || calibration.size(0) < 1)
     throw std::invalid_argument("calibration images must be (N, C, S, S), got " +
                                 engine::shape_str(calibration.shape()));
-  MemoryPlan plan = plan_quantization(model, calibration.size(0),
-                                      method_stages(c, calibration.size(0)).front().reconstruct.batch);
+  MemoryPlan plan = plan_quantization(
+      model, calibration.size(0), method_stages(c, calibration.size(0)).front().reconstruct.batch);
   if (c.progress) std::fprintf(stderr, "%s\n", describe(plan).c_str());
   require_memory(plan, model.device());
   model.set_trainable(false);

@@ -40,8 +40,8 @@ const Tensor& stored(const engine::TensorFile& f, const std::string& name, const
                      const std::string& path) {
   const Tensor* t = f.tensor(name);
   if (!t || t->shape() != like.shape())
-    refuse(path, "tensor '" + name + "' is missing or not of shape " +
-                     engine::shape_str(like.shape()));
+    refuse(path,
+           "tensor '" + name + "' is missing or not of shape " + engine::shape_str(like.shape()));
   return *t;
 }
 

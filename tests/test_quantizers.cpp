@@ -21,9 +21,9 @@
 #include "genie/quantized_resnet.h"
 #include "genie/weight_quantizer.h"
 #include "models/resnet.h"
+#include "tests/edit_values.h"
 #include "tests/gradcheck.h"
 #include "tests/tiny_models.h"
-#include "tests/edit_values.h"
 
 using engine::Tensor;
 

@@ -131,8 +131,8 @@ class ImageFolder : public Dataset {
     const int S = image_.size;
     return "folder images not already " + std::to_string(S) + "x" + std::to_string(S) +
            " are resized (shorter side to " + std::to_string(shorter_side(S)) +
-           ") and centre-cropped to " +
-           std::to_string(S) + "x" + std::to_string(S) + "x" + std::to_string(image_.channels);
+           ") and centre-cropped to " + std::to_string(S) + "x" + std::to_string(S) + "x" +
+           std::to_string(image_.channels);
   }
 
   Batch load(const std::vector<int64_t>& indices) const override {

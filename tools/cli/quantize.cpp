@@ -45,8 +45,7 @@ genie::QuantConfig quant_config(const cxxopts::ParseResult& args) {
   c.iters = flag_in_range(args, "iters", 0, kMaxIterations);
   c.batch = flag_in_range(args, "batch", 0, kMaxImages);
   c.p_quantized = flag_in_range(args, "qdrop", 0.0f, 1.0f);
-  if (args.count("round-weight"))
-    c.round_weight = flag_in_range(args, "round-weight", 0.0f, 1e6f);
+  if (args.count("round-weight")) c.round_weight = flag_in_range(args, "round-weight", 0.0f, 1e6f);
   c.seed = args["seed"].as<uint64_t>();
   return c;
 }
