@@ -12,7 +12,6 @@
 #include "genie/calibration.h"
 #include "genie/distill.h"
 #include "genie/quantize.h"
-#include "genie/quantized_file.h"
 #include "genie/report_page.h"
 #include "genie/run_trace.h"
 #include "models/evaluate.h"
@@ -56,14 +55,11 @@ ResultRow quantize_and_evaluate(models::ResNet& model, const Tensor& calibration
   q.iters = c.budget.recon_iters;
   q.seed = c.seed;
   std::string path = quantized_path(c, method, calibration_name);
-  q.state_path = path + ".state";  // a killed run goes on from its last finished unit
-  q.resume = true;
+  q.resume = true;  // a killed run goes on from its last finished unit
   q.observer = observer;
   std::fprintf(stderr, "== quantizing with %s on %s\n", method_name(method).c_str(),
                calibration_name.c_str());
-  auto quantized = quantize(model, calibration, q);
-  save_quantized(path, *quantized, method_name(method));
-  std::filesystem::remove(q.state_path);
+  auto quantized = quantize_to_file(model, calibration, q, path);
   double seconds = seconds_since(start);
   engine::Rng rng(0);
   double top1 = models::evaluate(model, test, 200, c.eval_limit, quantized->hooks(rng)).top1;

@@ -12,6 +12,7 @@
 #include "engine/autograd.h"
 #include "genie/memory_plan.h"
 #include "genie/quantize_state.h"
+#include "genie/quantized_file.h"
 #include "genie/reconstruct.h"
 
 namespace genie {
@@ -250,6 +251,15 @@ std::unique_ptr<QuantizedResNet> quantize(models::ResNet& model, const Tensor& c
   model.set_trainable(false);
   auto q = std::make_unique<QuantizedResNet>(model, c.policy);
   StageRunner(model, *q, calibration, c).run();
+  return q;
+}
+
+std::unique_ptr<QuantizedResNet> quantize_to_file(models::ResNet& model, const Tensor& calibration,
+                                                  QuantConfig config, const std::string& path) {
+  config.state_path = path + ".state";
+  auto q = quantize(model, calibration, config);
+  save_quantized(path, *q, method_name(config.method));
+  std::filesystem::remove(config.state_path);  // the result is safe: the checkpoint is done
   return q;
 }
 

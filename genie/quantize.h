@@ -44,7 +44,7 @@ struct QuantConfig {
   uint64_t seed = 0;
   bool progress = true;
   // Checkpoint (quantize_state.h): "" for none; else written after every unit, and read back
-  // first when `resume` and the file exists.
+  // first when `resume` and the file exists. quantize_to_file sets the path.
   std::string state_path;
   bool resume = false;
   const Observer* observer = nullptr;  // told each unit's losses, before and after learning
@@ -65,5 +65,10 @@ std::vector<QuantStage> method_stages(const QuantConfig& config, int images);
 // left unchanged (its parameters are frozen: gradients flow only to the quantizers).
 std::unique_ptr<QuantizedResNet> quantize(models::ResNet& model, const Tensor& calibration,
                                           const QuantConfig& config);
+
+// quantize, checkpointed to PATH.state meanwhile, then saved to PATH (quantized_file.h); the
+// checkpoint is removed once PATH is written.
+std::unique_ptr<QuantizedResNet> quantize_to_file(models::ResNet& model, const Tensor& calibration,
+                                                  QuantConfig config, const std::string& path);
 
 }  // namespace genie

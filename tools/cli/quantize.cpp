@@ -1,11 +1,8 @@
 // `genie quantize`: GENIE-M (or a baseline) on distilled images or real data.
 #include <cstdio>
 
-#include <filesystem>
-
 #include "genie/calibration.h"
 #include "genie/quantize.h"
-#include "genie/quantized_file.h"
 #include "models/model_file.h"
 #include "tools/cli/commands.h"
 
@@ -80,11 +77,8 @@ int quantize(int argc, char** argv) {
   models::ResNet model = models::load_model_or_default(args["model"].as<std::string>());
   model.to(device);
   engine::Tensor calibration = genie::load_calibration(model, calib, num, c.seed);
-  c.state_path = out + ".state";
   c.resume = args.count("resume") > 0;
-  auto q = genie::quantize(model, calibration, c);
-  genie::save_quantized(out, *q, genie::method_name(c.method));
-  std::filesystem::remove(c.state_path);  // the result is safe: the checkpoint has done its job
+  genie::quantize_to_file(model, calibration, c, out);
   std::printf("quantized=%s method=%s wbits=%d abits=%d calibration_images=%d\n", out.c_str(),
               genie::method_name(c.method).c_str(), c.policy.weight_bits, c.policy.activation_bits,
               calibration.size(0));
