@@ -204,11 +204,11 @@ std::string GraphWriter::block(const models::Block& b, const std::string& x) {
     if (i > 0) h = quantize_activation(unary("Relu", h), *q_.layer(b.convs[i].name).input);
     h = batch_norm(b.bns[i], conv(b.convs[i], h));
   }
-  std::string skip = entry;
+  std::string skip = q_.policy().skip_input == SkipInput::quantized ? entry : x;
   if (b.projection)
     skip = batch_norm(b.shortcut_bn, conv(b.shortcut_conv, entry));
   else if (b.shortcut_pad_channels > 0)
-    skip = option_a_shortcut(entry, b.shortcut_pad_channels);
+    skip = option_a_shortcut(skip, b.shortcut_pad_channels);
   std::string sum = fresh(b.name + "_add");
   node("Add", {h, skip}, sum);
   return unary("Relu", sum);

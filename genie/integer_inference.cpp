@@ -360,7 +360,7 @@ NhwcTensor IntegerResNet::block(const models::Block& b, const NhwcTensor& input)
     add_bias(skip, b.shortcut_conv.bias);
     batch_norm(skip, b.shortcut_bn);
   } else {
-    skip = dequantize_activations(entry);
+    skip = q_.policy().skip_input == SkipInput::quantized ? dequantize_activations(entry) : input;
     if (b.shortcut_pad_channels > 0) skip = subsample_pad(skip, b.shortcut_pad_channels);
   }
   add_relu(h, skip);

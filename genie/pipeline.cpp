@@ -37,8 +37,10 @@ std::string distilled_path(const RunConfig& c) {
 
 std::string quantized_path(const RunConfig& c, QuantMethod method,
                            const std::string& calibration_name) {
+  // The float skip's files beside the default's, so that a folder can hold both to compare.
+  std::string skip = c.skip_input == SkipInput::quantized ? "" : "_skip-float";
   return c.out_dir + "/" + method_name(method) + "_" + calibration_name + "_" + bits_name(c) +
-         ".gw";
+         skip + ".gw";
 }
 
 // Quantizes with `method` on `calibration`, saves to out_dir, evaluates; one table row (its
@@ -52,6 +54,7 @@ ResultRow quantize_and_evaluate(models::ResNet& model, const Tensor& calibration
   q.method = method;
   q.policy.weight_bits = c.weight_bits;
   q.policy.activation_bits = c.activation_bits;
+  q.policy.skip_input = c.skip_input;
   q.iters = c.budget.recon_iters;
   q.seed = c.seed;
   std::string path = quantized_path(c, method, calibration_name);
@@ -148,8 +151,9 @@ int run_pipeline(const RunConfig& c) {
   print_table(rows);
   std::printf("fp32_top1=%.2f rtn_top1=%.2f genie_top1=%.2f", fp32, rows[1].top1, rows[2].top1);
   if (c.real_data) std::printf(" real_top1=%.2f", rows[3].top1);
-  std::printf(" wbits=%d abits=%d budget=%s images=%d seconds=%.0f\n", c.weight_bits,
-              c.activation_bits, c.budget.name.c_str(), c.budget.images, seconds_since(start));
+  std::printf(" wbits=%d abits=%d skip_input=%s budget=%s images=%d seconds=%.0f\n", c.weight_bits,
+              c.activation_bits, skip_input_name(c.skip_input).c_str(), c.budget.name.c_str(),
+              c.budget.images, seconds_since(start));
   write_results(c.out_dir, rows);
   if (!c.report_dir.empty()) {
     write_report(c.out_dir, c.report_dir);

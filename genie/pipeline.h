@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/device.h"
+#include "genie/quantized_resnet.h"
 
 namespace genie {
 
@@ -28,6 +29,7 @@ struct RunConfig {
   std::string data = "fashion-mnist";  // test set for accuracy; train split for --real
   int weight_bits = 4;
   int activation_bits = 4;
+  SkipInput skip_input = SkipInput::quantized;  // what a parameter-free shortcut reads
   Budget budget = budget_named("demo");
   bool real_data = false;  // also calibrate GENIE-M on real training images
   std::string out_dir = "out";

@@ -71,6 +71,7 @@ RunIdentity run_identity(models::ResNet& model, const Tensor& calibration, const
           {"wbits", std::to_string(c.policy.weight_bits)},
           {"abits", std::to_string(c.policy.activation_bits)},
           {"first_last", c.policy.first_last_8bit ? "8" : "same"},
+          {"skip_input", skip_input_name(c.policy.skip_input)},
           {"iters", std::to_string(c.iters)},
           {"batch", std::to_string(stages.front().reconstruct.batch)},
           {"qdrop", float_text(c.p_quantized)},

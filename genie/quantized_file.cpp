@@ -62,6 +62,13 @@ BitsPolicy policy_from_file(const engine::TensorFile& f, const std::string& orig
   if (!first_last || (*first_last != "8" && *first_last != "same"))
     refuse(origin, "metadata 'first_last' must be '8' or 'same'");
   p.policy.first_last_8bit = *first_last == "8";
+  // Files written before the key existed read the block input quantized, as they were made.
+  if (const std::string* skip = f.meta("skip_input")) {
+    if (*skip != skip_input_name(SkipInput::quantized) &&
+        *skip != skip_input_name(SkipInput::full_precision))
+      refuse(origin, "metadata 'skip_input' must be 'quantized' or 'float', got '" + *skip + "'");
+    p.policy.skip_input = parse_skip_input(*skip);
+  }
   return p;
 }
 
@@ -153,6 +160,7 @@ void save_quantized(const std::string& path, QuantizedResNet& q, const std::stri
   f.set_meta("wbits", std::to_string(q.policy().weight_bits));
   f.set_meta("abits", std::to_string(q.policy().activation_bits));
   f.set_meta("first_last", q.policy().first_last_8bit ? "8" : "same");
+  f.set_meta("skip_input", skip_input_name(q.policy().skip_input));
   for (auto& [name, layer] : q.layers()) {
     f.codes.push_back({name + kWeight, layer.weight->codes()});
     f.tensors.push_back(

@@ -5,7 +5,8 @@
 //   <layer>.weight_step         (K) float, per output channel
 //   <layer>.weight_zero_point   (K) float (integers)
 //   <layer>.input_quantizer     (3) float: bits, signed (0/1), step; absent for a float input
-// and the metadata keys quantized=1, method, wbits, abits, first_last.
+// and the metadata keys quantized=1, method, wbits, abits, first_last and skip_input
+// (quantized or float; a file without it reads the block input quantized).
 #pragma once
 
 #include <memory>

@@ -20,6 +20,16 @@ std::vector<std::string> layer_order(models::ResNet& model) {
 
 }  // namespace
 
+std::string skip_input_name(SkipInput skip) {
+  return skip == SkipInput::quantized ? "quantized" : "float";
+}
+
+SkipInput parse_skip_input(const std::string& name) {
+  if (name == "quantized") return SkipInput::quantized;
+  if (name == "float") return SkipInput::full_precision;
+  throw std::invalid_argument("--skip-input must be quantized or float, got '" + name + "'");
+}
+
 QuantizedResNet::QuantizedResNet(models::ResNet& model, const QuantPolicy& policy)
     : model_(model), policy_(policy) {
   std::vector<std::string> order = layer_order(model);
@@ -40,27 +50,21 @@ QuantizedResNet::QuantizedResNet(models::ResNet& model, const QuantPolicy& polic
   QuantizedLayer& fc = layers_[model.classifier().name];
   fc.weight = std::make_unique<WeightQuantizer>(model.classifier().weight, bits_for(last, true));
   fc.input = std::make_shared<ActivationQuantizer>(bits_for(last, false));
-  mark_block_inputs();
+  share_block_input_quantizers();
 }
 
-// A block's first conv and its projection shortcut read the block input, quantized once at the
-// block's entry by the first conv's quantizer; the shortcut shares that quantizer.
-void QuantizedResNet::mark_block_inputs() {
-  for (models::Block& b : model_.blocks()) {
-    QuantizedLayer& first = layer(b.convs[0].name);
-    first.input_at_block = true;
-    if (!b.projection) continue;
-    QuantizedLayer& shortcut = layer(b.shortcut_conv.name);
-    shortcut.input = first.input;
-    shortcut.input_at_block = true;
-  }
+// A block's first conv and its projection shortcut read the same input: one quantizer, one
+// step, learned from both.
+void QuantizedResNet::share_block_input_quantizers() {
+  for (models::Block& b : model_.blocks())
+    if (b.projection) layer(b.shortcut_conv.name).input = layer(b.convs[0].name).input;
 }
 
 QuantizedResNet::QuantizedResNet(models::ResNet& model,
                                  std::map<std::string, QuantizedLayer> layers,
                                  const QuantPolicy& policy)
     : model_(model), policy_(policy), layers_(std::move(layers)) {
-  mark_block_inputs();
+  share_block_input_quantizers();
 }
 
 QuantizedLayer& QuantizedResNet::layer(const std::string& name) {
@@ -95,8 +99,7 @@ void QuantizedResNet::initialize_activations(const Tensor& images, engine::Rng& 
 Tensor QuantizedResNet::run_conv(const models::Conv2d& conv, const Tensor& x, engine::Rng& rng) {
   QuantizedLayer& l = layer(conv.name);
   Tensor w = l.mode.soft_bits ? l.weight->soft_weights() : l.weight->hard_weights();
-  Tensor input = l.input_at_block ? x : quantized_input(l, x, rng);
-  return engine::conv2d(input, w, conv.bias, conv.stride, conv.padding);
+  return engine::conv2d(quantized_input(l, x, rng), w, conv.bias, conv.stride, conv.padding);
 }
 
 Tensor QuantizedResNet::run_linear(const models::Linear& linear, const Tensor& x,
@@ -112,10 +115,17 @@ models::ForwardHooks QuantizedResNet::hooks(engine::Rng& rng) {
   h.linear = [this, &rng](const models::Linear& l, const Tensor& x) {
     return run_linear(l, x, rng);
   };
-  h.block_input = [this, &rng](const models::Block& b, const Tensor& x) {
-    return quantized_input(layer(b.convs[0].name), x, rng);
+  h.skip_input = [this, &rng](const models::Block& b, const Tensor& x) {
+    return skip_input(b, x, rng);
   };
   return h;
+}
+
+// Quantized, the skip is one more consumer of the block's quantizer: in the block's mode, with
+// a QDrop mask of its own, as the reference draws one for each consumer of a shared quantizer.
+Tensor QuantizedResNet::skip_input(const models::Block& b, const Tensor& x, engine::Rng& rng) {
+  if (policy_.skip_input == SkipInput::full_precision) return x;
+  return quantized_input(layer(b.convs[0].name), x, rng);
 }
 
 std::vector<QuantizedLayer*> QuantizedResNet::unit_layers(int unit) {

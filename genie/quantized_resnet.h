@@ -2,11 +2,12 @@
 // activation quantizer per conv and linear, applied through the model's ForwardHooks.
 //
 // Placement (docs/METHOD.md, "Placement"): every conv and the classifier get a weight
-// quantizer and an input quantizer; a block's input is quantized once, by its first conv's
-// quantizer, and both paths read it: the first conv and the skip (identity, option-A or
-// projection shortcut). BN, ReLU, add and pooling stay float. With
-// the reference's first/last policy: the stem conv has 8-bit weights and a float input, the
-// second layer an 8-bit input, the classifier 8-bit weights and input.
+// quantizer and an input quantizer; a block's first conv and its projection shortcut share one
+// quantizer for the block's input. A parameter-free shortcut (identity or option A) reads that
+// input quantized by the same quantizer, or float (QuantPolicy::skip_input). Each consumer of
+// the shared quantizer draws its own QDrop mask while learning. BN, ReLU, add and pooling stay
+// float. With the reference's first/last policy: the stem conv has 8-bit weights and a float
+// input, the second layer an 8-bit input, the classifier 8-bit weights and input.
 #pragma once
 
 #include <map>
@@ -20,11 +21,22 @@
 
 namespace genie {
 
+// What a parameter-free shortcut reads of its block's input.
+enum class SkipInput {
+  quantized,       // the input through the block's quantizer: what an integer pipeline passes
+                   // between blocks, and the reference's choice for identity shortcuts
+  full_precision,  // the float input, as if the skip connection were kept at full precision
+};
+std::string skip_input_name(SkipInput skip);  // "quantized" or "float"
+// Throws std::invalid_argument for anything but "quantized" or "float".
+SkipInput parse_skip_input(const std::string& name);
+
 struct QuantPolicy {
   int weight_bits = 4;
   int activation_bits = 4;
   bool first_last_8bit = true;  // false: every layer at the requested bits (the stem input
                                 // stays float: the image itself is the data)
+  SkipInput skip_input = SkipInput::quantized;
 };
 
 // How a quantized layer runs at one moment. The default is evaluation's: hard rounding, every
@@ -40,7 +52,6 @@ struct QuantizedLayer {
   std::unique_ptr<WeightQuantizer> weight;
   std::shared_ptr<ActivationQuantizer> input;  // null: the input stays float
   LayerMode mode;
-  bool input_at_block = false;  // the input was quantized at the block's entry (see above)
 };
 
 class QuantizedResNet {
@@ -71,7 +82,8 @@ class QuantizedResNet {
   Tensor run_conv(const models::Conv2d& conv, const Tensor& x, engine::Rng& rng);
   Tensor run_linear(const models::Linear& linear, const Tensor& x, engine::Rng& rng);
   Tensor quantized_input(QuantizedLayer& layer, const Tensor& x, engine::Rng& rng);
-  void mark_block_inputs();
+  Tensor skip_input(const models::Block& block, const Tensor& x, engine::Rng& rng);
+  void share_block_input_quantizers();
 
   models::ResNet& model_;
   QuantPolicy policy_;

@@ -115,19 +115,20 @@ ResNet::ResNet(const ModelConfig& config, uint64_t seed) : config_(config) {
   fc_ = make_linear(shape.cifar ? "linear" : "fc", in, config.num_classes, rng);
 }
 
-Tensor ResNet::run_block(Block& b, const Tensor& input, const ForwardHooks& hooks) {
-  Tensor x = hooks.block_input ? hooks.block_input(b, input) : input;
+Tensor ResNet::run_block(Block& b, const Tensor& x, const ForwardHooks& hooks) {
   Tensor h = x;
   for (size_t i = 0; i < b.convs.size(); ++i) {
     h = bn_with(hooks, b.bns[i], conv_with(hooks, b.convs[i], h));
     if (i + 1 < b.convs.size()) h = engine::relu(h);
   }
-  Tensor skip = x;
-  if (b.projection)
-    skip = bn_with(hooks, b.shortcut_bn, conv_with(hooks, b.shortcut_conv, x));
-  else if (b.shortcut_pad_channels > 0)
-    skip = engine::shortcut_subsample_pad(x, b.shortcut_pad_channels);
-  return engine::relu(engine::add(h, skip));
+  return engine::relu(engine::add(h, shortcut(b, x, hooks)));
+}
+
+Tensor ResNet::shortcut(Block& b, const Tensor& x, const ForwardHooks& hooks) {
+  if (b.projection) return bn_with(hooks, b.shortcut_bn, conv_with(hooks, b.shortcut_conv, x));
+  Tensor skip = hooks.skip_input ? hooks.skip_input(b, x) : x;
+  if (b.shortcut_pad_channels == 0) return skip;
+  return engine::shortcut_subsample_pad(skip, b.shortcut_pad_channels);
 }
 
 // What lies between the stem conv and the first block: BN, ReLU and, for ImageNet, max pool.

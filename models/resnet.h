@@ -40,8 +40,9 @@ struct ForwardHooks {
   std::function<void(const BatchNorm2d&, const Tensor&)> bn_input;  // sees each BN's input
   std::function<Tensor(const Conv2d&, const Tensor&)> conv;         // runs each conv
   std::function<Tensor(const Linear&, const Tensor&)> linear;       // runs the classifier
-  // Transforms a block's input once, before both of its paths (first conv and shortcut) read it.
-  std::function<Tensor(const Block&, const Tensor&)> block_input;
+  // Transforms what a parameter-free shortcut (identity or option A) reads of its block's input.
+  // The convs, the projection shortcut's included, read that input through `conv`.
+  std::function<Tensor(const Block&, const Tensor&)> skip_input;
 };
 
 // A BasicBlock (two 3x3 convs) or a Bottleneck (1x1, 3x3, 1x1), with its shortcut.
@@ -82,6 +83,8 @@ class ResNet {
 
  private:
   Tensor run_block(Block& block, const Tensor& x, const ForwardHooks& hooks);
+  // The skip path: the projection conv + BN, or the (possibly transformed, padded) input.
+  Tensor shortcut(Block& block, const Tensor& x, const ForwardHooks& hooks);
   Tensor stem_glue(const Tensor& x, const ForwardHooks& hooks);
 
   ModelConfig config_;

@@ -48,6 +48,12 @@ expect "the quantized file is about 8x smaller" 0 "yes" -- \
   sh -c "[ $((q_size * 5)) -lt $f_size ] && echo yes"
 expect "an unknown method lists the methods" 2 "genie, qdrop, brecq, adaround or rtn" -- \
   "$genie" quantize --calib "$tmp/d.gwt" --method gptq --out "$tmp/x.gw"
+expect "an unknown --skip-input names the flag and its values" 2 \
+  "--skip-input must be quantized or float, got 'both'" -- \
+  "$genie" quantize --calib "$tmp/d.gwt" --skip-input both --out "$tmp/x.gw"
+expect "run refuses it too" 2 "--skip-input must be quantized or float" -- \
+  "$genie" run --skip-input half --out "$tmp/x"
+expect "a quantized file says what its skips read" 0 "skip_input=quantized" -- "$genie" info "$tmp/q.gw"
 expect "an unknown distillation method is a usage error" 2 "zeroq" -- \
   "$genie" distill --method gan --out "$tmp/x.gwt"
 
@@ -198,11 +204,16 @@ expect "its merge equals the single run" 0 "" -- sh -c \
 
 # A quantization killed with SIGKILL resumes from its last finished unit to the same bytes: once
 # just after the first unit's checkpoint, once after the sixth, each plus a random delay.
+# The second with the float skip, which the file then records and eval reads back.
 q_flags=(--calib "$tmp/d.gwt" --iters 40 --threads 1)
-"$genie" quantize "${q_flags[@]}" --out "$tmp/qfull.gw" >/dev/null 2>&1
+"$genie" quantize "${q_flags[@]}" --out "$tmp/qfull1.gw" >/dev/null 2>&1
+"$genie" quantize "${q_flags[@]}" --skip-input float --out "$tmp/qfull6.gw" >/dev/null 2>&1
+expect "a float-skip file says so" 0 "skip_input=float" -- "$genie" info "$tmp/qfull6.gw"
+expect "the skip setting changes the result" 1 "differ" -- cmp "$tmp/qfull1.gw" "$tmp/qfull6.gw"
 for after in 1 6; do
   out="$tmp/qkill$after.gw"
-  "$genie" quantize "${q_flags[@]}" --out "$out" >/dev/null 2>"$tmp/qkill$after.log" &
+  skip=$([ "$after" = 6 ] && echo float || echo quantized)
+  "$genie" quantize "${q_flags[@]}" --skip-input "$skip" --out "$out" >/dev/null 2>"$tmp/qkill$after.log" &
   pid=$!
   for _ in $(seq 1200); do grep -qa "unit $after/11 done" "$tmp/qkill$after.log" && break; sleep 0.05; done
   sleep "0.$((RANDOM % 10))"
@@ -210,9 +221,9 @@ for after in 1 6; do
   wait "$pid" 2>/dev/null
   expect "a quantization killed after unit $after left its state" 0 "." -- ls "$out.state"
   expect "resume goes on after unit $after or later" 0 "resuming .*unit ([2-9]|1[01])" -- \
-    "$genie" quantize "${q_flags[@]}" --out "$out" --resume
+    "$genie" quantize "${q_flags[@]}" --skip-input "$skip" --out "$out" --resume
   expect "the resumed quantization (killed after unit $after) equals the uninterrupted one" 0 "" -- \
-    cmp "$tmp/qfull.gw" "$out"
+    cmp "$tmp/qfull$after.gw" "$out"
   expect "a finished quantization removes its state" 0 "^removed$" -- \
     sh -c "[ ! -e '$out.state' ] && echo removed"
 done
@@ -223,6 +234,8 @@ kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 expect "quantize --resume refuses other settings, naming them" 1 "cannot resume: .*wbits=4, this run has wbits=3" -- \
   "$genie" quantize "${q_flags[@]}" --wbits 3 --out "$tmp/qother.gw" --resume
+expect "quantize --resume refuses another skip input" 1 "skip_input=quantized, this run has skip_input=float" -- \
+  "$genie" quantize "${q_flags[@]}" --skip-input float --out "$tmp/qother.gw" --resume
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -57,6 +58,16 @@ engine::TensorFile deep_copy(const engine::TensorFile& f) {
   engine::TensorFile out = f;
   for (auto& [name, t] : out.tensors) t = t.clone();
   return out;
+}
+
+// A tiny option-A ResNet-20 quantized under `policy`, saved as `name` and read back.
+engine::TensorFile tiny_quantized_file(const genie::QuantPolicy& policy, const std::string& name) {
+  models::ResNet m(testing::tiny_resnet20('A'));
+  genie::QuantizedResNet q(m, policy);
+  engine::Rng rng(1);
+  q.initialize_activations(engine::randn({2, 1, 8, 8}, rng), rng);
+  genie::save_quantized(scratch(name), q, "test");
+  return engine::read_tensor_file(scratch(name));
 }
 
 bool contains(const std::string& s, const std::string& part) {
@@ -176,15 +187,9 @@ TEST_CASE("a model file claiming a huge model is refused before the model is bui
 }
 
 TEST_CASE("quantized files: codes, steps, zero points and bits are checked against the metadata") {
-  models::ResNet m(testing::tiny_resnet20());
   genie::QuantPolicy policy;
   policy.weight_bits = 4;
-  genie::QuantizedResNet q(m, policy);
-  engine::Rng rng(1);
-  q.initialize_activations(engine::randn({2, 1, 8, 8}, rng), rng);
-  std::string path = scratch("q.gw");
-  genie::save_quantized(path, q, "test");
-  const engine::TensorFile good = engine::read_tensor_file(path);
+  const engine::TensorFile good = tiny_quantized_file(policy, "q.gw");
   REQUIRE(quantized_error(good).empty());
   const std::string layer = "layer1.0.conv1";
   auto with_tensor = [&](const std::string& name, auto change) {
@@ -227,4 +232,28 @@ TEST_CASE("quantized files: codes, steps, zero points and bits are checked again
   f = deep_copy(good);
   f.tensors.push_back({"nowhere.weight_step", engine::Tensor({1}, {1.0f})});
   CHECK(contains(quantized_error(f), "q.gw: tensor 'nowhere.weight_step' belongs to no layer"));
+}
+
+TEST_CASE("quantized files record what the skip reads; a file without the key reads it quantized") {
+  genie::QuantPolicy policy;
+  policy.skip_input = genie::SkipInput::full_precision;
+  const std::string path = "skip.gw";
+  const engine::TensorFile good = tiny_quantized_file(policy, path);
+  REQUIRE(good.meta("skip_input") != nullptr);
+  CHECK(*good.meta("skip_input") == "float");
+  CHECK(genie::load_quantized(good, path).quantized->policy().skip_input ==
+        genie::SkipInput::full_precision);
+
+  engine::TensorFile older = deep_copy(good);
+  auto& meta = older.metadata;
+  meta.erase(std::remove_if(meta.begin(), meta.end(),
+                            [](const auto& kv) { return kv.first == "skip_input"; }),
+             meta.end());
+  CHECK(genie::load_quantized(older, path).quantized->policy().skip_input ==
+        genie::SkipInput::quantized);
+
+  engine::TensorFile bad = deep_copy(good);
+  bad.set_meta("skip_input", "both");
+  CHECK(contains(quantized_error(bad),
+                 "q.gw: metadata 'skip_input' must be 'quantized' or 'float', got 'both'"));
 }

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <utility>
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
@@ -79,13 +80,19 @@ TEST_CASE("activation codes reproduce the quantizer's values, signed and unsigne
 // rounding. A requantisation can round one activation the other way where the two sums
 // straddle a rounding boundary, moving a logit by about one step's worth, so the check is on
 // the largest difference relative to the logits' spread, and on the predicted classes.
-TEST_CASE("integer ResNet matches the simulation's logits") {
-  for (char shortcut : {'A', 'B'}) {
+TEST_CASE("integer ResNet matches the simulation's logits, with either skip input") {
+  for (auto [shortcut, skip] : {std::pair{'A', genie::SkipInput::quantized},
+                                {'A', genie::SkipInput::full_precision},
+                                {'B', genie::SkipInput::quantized},
+                                {'B', genie::SkipInput::full_precision}}) {
     CAPTURE(shortcut);
+    CAPTURE(genie::skip_input_name(skip));
     models::ResNet model(testing::tiny_resnet20(shortcut), 5);
     testing::randomize_batch_norms(model, 6);
     engine::Rng rng(8);
-    genie::QuantizedResNet q(model, genie::QuantPolicy{});
+    genie::QuantPolicy policy;
+    policy.skip_input = skip;
+    genie::QuantizedResNet q(model, policy);
     Tensor x = engine::randn({16, 1, 8, 8}, rng);
     q.initialize_activations(x, rng);
     engine::NoGrad no_grad;

@@ -497,6 +497,61 @@ TEST_CASE("QuantizedResNet shares a block's input quantizer with its projection 
   }
 }
 
+TEST_CASE(
+    "a parameter-free shortcut reads the block input quantized or float, as the policy says") {
+  models::ResNet m(testing::tiny_resnet20('A'), 3);
+  engine::Rng rng(4);
+  Tensor x = engine::randn({4, 1, 8, 8}, rng);
+  engine::NoGrad no_grad;
+  std::vector<float> logits[2];
+  for (genie::SkipInput skip : {genie::SkipInput::quantized, genie::SkipInput::full_precision}) {
+    genie::QuantPolicy policy;
+    policy.skip_input = skip;
+    genie::QuantizedResNet q(m, policy);
+    q.initialize_activations(x, rng);
+    models::ForwardHooks hooks = q.hooks(rng);
+    models::Block& block = m.blocks().at(3);  // layer2.0: option A subsamples and pads
+    Tensor block_input = engine::relu(engine::randn({4, 4, 8, 8}, rng));
+    std::vector<float> read = hooks.skip_input(block, block_input).values();
+    if (skip == genie::SkipInput::quantized)
+      CHECK(read == q.layer("layer2.0.conv1").input->forward(block_input).values());
+    else
+      CHECK(read == block_input.values());
+    logits[skip == genie::SkipInput::quantized] = m.forward(x, hooks).values();
+  }
+  CHECK(logits[0] != logits[1]);
+}
+
+TEST_CASE("while learning, a quantized skip draws a QDrop mask of its own at each read") {
+  models::ResNet m(testing::tiny_resnet20('A'), 3);
+  engine::Rng rng(5);
+  Tensor x = engine::randn({4, 1, 8, 8}, rng);
+  engine::NoGrad no_grad;
+  genie::QuantizedResNet q(m, genie::QuantPolicy{});
+  q.initialize_activations(x, rng);
+  const int unit = 4;  // layer2.0
+  q.set_unit_mode(unit, {false, 0.5f});
+  models::Block& block = m.blocks().at(unit - 1);
+  genie::QuantizedLayer& conv1 = q.layer(block.convs[0].name);
+  Tensor block_input = engine::relu(engine::randn({4, 4, 8, 8}, rng));
+  std::vector<float> quantized = conv1.input->forward(block_input).values();
+  std::vector<float> plain = block_input.values();
+  models::ForwardHooks hooks = q.hooks(rng);
+  std::vector<float> first = hooks.skip_input(block, block_input).values();
+  std::vector<float> second = hooks.skip_input(block, block_input).values();
+  int64_t differ = 0, kept_float = 0, both = 0;
+  for (size_t i = 0; i < plain.size(); ++i) {
+    both += quantized[i] != plain[i];  // elements where the mask shows
+    differ += first[i] != second[i];
+    kept_float += quantized[i] != plain[i] && first[i] == plain[i];
+    CHECK((first[i] == plain[i] || first[i] == quantized[i]));
+  }
+  REQUIRE(both > 100);
+  CHECK(differ > both / 4);      // two draws, about half of the visible elements apart
+  CHECK(kept_float > both / 4);  // about half stay float
+  CHECK(kept_float < both * 3 / 4);
+}
+
 TEST_CASE("unit_layers lists each reconstruction unit's layers in order") {
   models::ResNet m(testing::tiny_resnet20('B'));
   genie::QuantizedResNet q(m, genie::QuantPolicy{});

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """ONNX export and integer engine checked against genie's simulation on Fashion-MNIST.
 
-    python3 tools/test_export_onnx.py BUILD/genie [--model Q.gw] [--limit 2000]
+    python3 tools/test_export_onnx.py BUILD/genie [--model Q.gw | --skip-input quantized|float]
+        [--limit 2000]
 
 Without --model it quantizes the embedded default model round-to-nearest at W4A4 on 256 real
-training images (a few seconds). Then, on the first --limit test images (0: all 10,000):
-  - `genie eval --engine int` has exactly the simulation's top-1 (`genie eval`);
+training images (a few seconds), its shortcuts reading --skip-input. Then, on the first --limit test images (0: all 10,000):
+  - `genie eval --engine int` has exactly the simulation's top-1 (`genie eval`), or with a float
+    skip within 0.1: there the simulation's float rounding is carried from block to block along
+    the skip instead of being snapped to the quantizer's grid at each block entry, so an
+    activation near a rounding boundary is crossed more often (1 image in 10,000 measured);
   - `genie export --onnx` writes a model that ONNX Runtime evaluates within 0.1 top-1 points of
     the simulation (its QuantizeLinear rounds as the simulation does, but its float sums may
     differ in order, which can move an activation across a rounding boundary).
@@ -64,6 +68,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("genie")
     parser.add_argument("--model", default="")
+    parser.add_argument("--skip-input", default="quantized", choices=["quantized", "float"])
     parser.add_argument("--limit", type=int, default=2000)
     args = parser.parse_args()
     skip_without("onnxruntime")
@@ -72,7 +77,8 @@ def main():
         model = args.model or os.path.join(tmp, "q.gw")
         if not args.model:
             subprocess.run([args.genie, "quantize", "--calib", "fashion-mnist", "--num", "256",
-                            "--method", "rtn", "--out", model], check=True,
+                            "--method", "rtn", "--skip-input", args.skip_input, "--out", model],
+                           check=True,
                            capture_output=True)
         limit = ["--limit", str(args.limit)]
         sim = genie_top1(args.genie, "eval", "--model", model, *limit)
@@ -84,8 +90,10 @@ def main():
     print(f"sim_top1={sim:.2f} int_top1={integer:.2f} onnx_top1={onnx:.2f} "
           f"images={args.limit or 10000}")
     failures = []
-    if integer != sim:
-        failures.append(f"integer engine top-1 {integer:.2f} != simulation {sim:.2f}")
+    int_tolerance = 0.0 if args.skip_input == "quantized" else 0.1
+    if abs(integer - sim) > int_tolerance:
+        failures.append(f"integer engine top-1 {integer:.2f} is more than {int_tolerance} "
+                        f"from the simulation's {sim:.2f}")
     if abs(onnx - sim) > 0.1:
         failures.append(f"ONNX Runtime top-1 {onnx:.2f} is more than 0.1 from {sim:.2f}")
     for f in failures:

@@ -12,6 +12,10 @@
 
 #include "engine/device.h"
 
+namespace genie {
+enum class SkipInput;  // genie/quantized_resnet.h
+}
+
 namespace cli {
 
 struct Command {
@@ -31,6 +35,9 @@ int bench(int argc, char** argv);
 int bench_infer(int argc, char** argv);  // bench_infer.cpp
 int export_model(int argc, char** argv);
 int report(int argc, char** argv);
+// --skip-input, shared by quantize and run (quantize.cpp).
+void add_skip_input_option(cxxopts::Options& options);
+genie::SkipInput skip_input_flag(const cxxopts::ParseResult& args);
 // What a genie tensor file holds (info_file.cpp), for `genie info FILE`.
 int describe_file(const std::string& path);
 

@@ -4,6 +4,7 @@
 // whole before anything is printed.
 #include <cstdio>
 #include <fstream>
+#include <set>
 
 #include "engine/tensor_file.h"
 #include "genie/quantized_file.h"
@@ -42,12 +43,20 @@ void print_tensors(const engine::TensorFile& f) {
 // Bits per layer in network order, and where activations are quantized.
 void print_quantized(const engine::TensorFile& f, const std::string& path) {
   genie::LoadedQuantizedModel q = genie::load_quantized(f, path);
-  std::printf("quantized method=%s wbits=%s abits=%s first_last=%s\n",
+  const genie::QuantPolicy& policy = q.quantized->policy();
+  std::printf("quantized method=%s wbits=%s abits=%s first_last=%s skip_input=%s\n",
               meta_or(f, "method", "?").c_str(), meta_or(f, "wbits", "?").c_str(),
-              meta_or(f, "abits", "?").c_str(), meta_or(f, "first_last", "?").c_str());
+              meta_or(f, "abits", "?").c_str(), meta_or(f, "first_last", "?").c_str(),
+              genie::skip_input_name(policy.skip_input).c_str());
   std::printf(
-      "placement: each block's input quantized once at its entry (its first conv and "
-      "shortcut read it); the stem's input stays float\n");
+      "placement: a block's first conv and projection shortcut quantize the block input with one "
+      "quantizer; a parameter-free shortcut reads it %s; the stem's input stays float\n",
+      policy.skip_input == genie::SkipInput::quantized ? "quantized" : "float");
+  std::set<std::string> block_inputs;
+  for (const models::Block& b : q.model->blocks()) {
+    block_inputs.insert(b.convs[0].name);
+    if (b.projection) block_inputs.insert(b.shortcut_conv.name);
+  }
   std::vector<std::string> order;
   for (models::Conv2d* c : q.model->convs()) order.push_back(c->name);
   order.push_back(q.model->classifier().name);
@@ -57,7 +66,7 @@ void print_quantized(const engine::TensorFile& f, const std::string& path) {
     if (l.input)
       input = std::to_string(l.input->bits()) + (l.input->is_signed() ? " signed" : " unsigned");
     std::printf("  %-22s weight_bits=%d input=%s%s\n", name.c_str(), l.weight->bits(),
-                input.c_str(), l.input_at_block ? " (at block entry)" : "");
+                input.c_str(), block_inputs.count(name) ? " (block input)" : "");
   }
 }
 

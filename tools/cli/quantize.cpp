@@ -8,7 +8,20 @@
 
 namespace cli {
 
+void add_skip_input_option(cxxopts::Options& options) {
+  options.add_options()(
+      "skip-input",
+      "what a parameter-free shortcut reads: quantized (the block's quantized input) or float",
+      cxxopts::value<std::string>()->default_value("quantized"));
+}
+
+genie::SkipInput skip_input_flag(const cxxopts::ParseResult& args) {
+  return parse_flag_value(
+      [&] { return genie::parse_skip_input(args["skip-input"].as<std::string>()); });
+}
+
 void add_quant_options(cxxopts::Options& options) {
+  add_skip_input_option(options);
   auto add = options.add_options();
   add("wbits", "weight bits", cxxopts::value<int>()->default_value("4"));
   add("abits", "activation bits", cxxopts::value<int>()->default_value("4"));
@@ -39,6 +52,7 @@ genie::QuantConfig quant_config(const cxxopts::ParseResult& args) {
   if (first_last != "8" && first_last != "same")
     throw cxxopts::exceptions::parsing("--first-last must be 8 or same");
   c.policy.first_last_8bit = first_last == "8";
+  c.policy.skip_input = skip_input_flag(args);
   c.iters = flag_in_range(args, "iters", 0, kMaxIterations);
   c.batch = flag_in_range(args, "batch", 0, kMaxImages);
   c.p_quantized = flag_in_range(args, "qdrop", 0.0f, 1.0f);

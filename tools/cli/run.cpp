@@ -1,5 +1,6 @@
 // `genie run`: the main job (see genie/pipeline.h).
 #include "genie/pipeline.h"
+#include "genie/quantized_resnet.h"
 #include "tools/cli/commands.h"
 
 namespace cli {
@@ -21,6 +22,7 @@ int run(int argc, char** argv) {
   add("seed", "random seed", cxxopts::value<uint64_t>()->default_value("0"));
   add("report", "also write DIR/index.html, a page about the run (genie report)",
       cxxopts::value<std::string>());
+  add_skip_input_option(options);
   add_threads_option(options);
   add_device_option(options);
   cxxopts::ParseResult args;
@@ -30,6 +32,7 @@ int run(int argc, char** argv) {
   c.data = args["data"].as<std::string>();
   c.weight_bits = flag_in_range(args, "wbits", 2, 8);
   c.activation_bits = flag_in_range(args, "abits", 2, 8);
+  c.skip_input = skip_input_flag(args);
   c.budget =
       parse_flag_value([&] { return genie::budget_named(args["budget"].as<std::string>()); });
   c.real_data = args.count("real") > 0;
