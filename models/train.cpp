@@ -67,8 +67,6 @@ std::pair<double, double> train_epoch(ResNet& model, const engine::Dataset& data
   std::vector<int> order(n);
   for (int64_t i = 0; i < n; ++i) order[i] = static_cast<int>(i);
   rng.shuffle(order);
-  ForwardHooks hooks;
-  hooks.train_bn = true;
   int64_t steps = n / c.batch;  // the last partial batch is dropped, as drop_last=True
   engine::Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c.epochs),
                             steps);
@@ -78,13 +76,7 @@ std::pair<double, double> train_epoch(ResNet& model, const engine::Dataset& data
   for (int64_t s = 0; s < steps; ++s) {
     std::vector<int64_t> idx(order.begin() + s * c.batch, order.begin() + (s + 1) * c.batch);
     engine::Batch b = data.load(idx);
-    engine::augment(b.images, c.crop_padding, c.flip, rng);
-    engine::normalize(b.images, model.config().mean, model.config().std);
-    engine::Tensor logits = model.forward(b.images.to(model.device()), hooks);
-    engine::Tensor loss = engine::softmax_cross_entropy(logits, b.labels);
-    opt.zero_grad();
-    loss.backward();
-    opt.step();
+    auto [logits, loss] = train_step(model, b, c, opt, rng);
     loss_sum += loss.item();
     int classes = logits.size(1);
     const std::vector<float> scores = logits.values();  // the result, read on the host
@@ -108,6 +100,24 @@ std::pair<double, double> train_epoch(ResNet& model, const engine::Dataset& data
 }
 
 }  // namespace
+
+engine::Sgd recipe_optimizer(ResNet& model, const TrainConfig& c) {
+  return engine::Sgd(model.parameters(), c.lr, {c.momentum, c.weight_decay});
+}
+
+StepResult train_step(ResNet& model, engine::Batch& b, const TrainConfig& c, engine::Optimizer& opt,
+                      engine::Rng& rng) {
+  engine::augment(b.images, c.crop_padding, c.flip, rng);
+  engine::normalize(b.images, model.config().mean, model.config().std);
+  ForwardHooks hooks;
+  hooks.train_bn = true;
+  engine::Tensor logits = model.forward(b.images.to(model.device()), hooks);
+  engine::Tensor loss = engine::softmax_cross_entropy(logits, b.labels);
+  opt.zero_grad();
+  loss.backward();
+  opt.step();
+  return {logits, loss};
+}
 
 ModelConfig config_for_dataset(const std::string& arch, char shortcut, const std::string& spec,
                                int num_classes) {
@@ -143,7 +153,7 @@ double train(const TrainConfig& c) {
   auto test_set = engine::open_dataset(c.data, spec, engine::Split::Test);
   ResNet model(config_for_dataset(c.arch, c.shortcut, c.data, train_set->num_classes()), c.seed);
   model.to(c.device);  // before the optimizer takes its handles
-  engine::Sgd opt(model.parameters(), c.lr, {c.momentum, c.weight_decay});
+  engine::Sgd opt = recipe_optimizer(model, c);
   engine::CosineAnnealingLR schedule(opt, c.epochs);
   int start = 0;
   if (c.resume && std::filesystem::exists(checkpoint_path(c))) {

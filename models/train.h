@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/dataset/dataset.h"
+#include "engine/optim.h"
 #include "models/resnet.h"
 
 namespace models {
@@ -36,6 +38,21 @@ ModelConfig config_for_dataset(const std::string& arch, char shortcut, const std
 
 // The checkpoint written beside config.out after every epoch.
 std::string checkpoint_path(const TrainConfig& config);
+
+// The recipe's optimizer over the model's parameters: SGD with config's lr, momentum and weight
+// decay. Make it after moving the model to its device: it holds the parameters' handles.
+engine::Sgd recipe_optimizer(ResNet& model, const TrainConfig& config);
+
+struct StepResult {
+  engine::Tensor logits;  // (n, classes), on the model's device
+  engine::Tensor loss;    // reading it (item()) waits for the step on a GPU
+};
+
+// One step of the recipe on a host batch of pixels in [0, 1], which it augments and normalises
+// in place: forward with batch statistics, cross-entropy, backward, optimizer step. Training
+// runs it on every batch and `genie bench train` times it.
+StepResult train_step(ResNet& model, engine::Batch& batch, const TrainConfig& config,
+                      engine::Optimizer& opt, engine::Rng& rng);
 
 // Trains and writes config.out; returns the final test top-1 (percent).
 double train(const TrainConfig& config);

@@ -128,10 +128,14 @@ expect "run's files may not be --model" 2 "--out '.*run/fp32.gw' is the same fil
   late run --model "$tmp/run/fp32.gw" --out "$tmp/run"
 expect "the refused inputs are intact" 0 "" -- sh -c "cmp data/default.gw '$tmp/m.gw' && cmp '$tmp/d_before.gwt' '$tmp/d.gwt'"
 
-# The benchmark's two loops, each in the format tools/bench.sh reads.
-expect "bench needs a mode" 2 "distill or recon" -- "$genie" bench --threads 1
+# The benchmark's three steps, each in the format tools/bench.sh reads.
+expect "bench needs a mode" 2 "distill, recon, train or infer" -- "$genie" bench --threads 1
+expect "an unknown bench mode is a usage error naming the modes" 2 "distill, recon, train or infer" -- \
+  "$genie" bench frobnicate --threads 1
+expect "bench times a training step" 0 "^train arch=resnet20 batch=8 .*sec_per_iter=[0-9.]+ .*peak_rss_mb=[0-9.]+" -- \
+  "$genie" bench train --iters 1 --batch 8 --threads 1
 for mode in distill recon; do
-  expect "bench times a $mode iteration" 0 "^$mode arch=resnet20 batch=16 device=cpu threads=1 sec_per_iter=[0-9.]+ " -- \
+  expect "bench times a $mode iteration" 0 "^$mode arch=resnet20 batch=16 device=cpu threads=1 sec_per_iter=[0-9.]+ .*peak_rss_mb=" -- \
     "$genie" bench "$mode" --batch 16 --iters 3 --channels 1 --size 16 --threads 1
 done
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The same work as `genie bench distill|recon`, in PyTorch, for speed ratios measured on one
-machine in one run (tools/bench.sh, tools/gpu_check.sh).
+"""The same work as `genie bench distill|recon|train`, in PyTorch, for speed ratios measured on
+one machine in one run (tools/bench.sh, tools/gpu_check.sh).
 
   distill  one GENIE-D iteration: generator -> frozen random-weight ResNet (eval mode, swing
            convolution before every strided conv) -> BN-statistics loss + input loss ->
@@ -8,8 +8,13 @@ machine in one run (tools/bench.sh, tools/gpu_check.sh).
   recon    one GENIE-M reconstruction iteration on the network's first stride-2 block at W4A4:
            soft-bit weights with a learned step, activation quantizers with a learned step and
            QDrop, a mini-batch drawn from 1024 cached block inputs -> loss -> backward -> Adam.
+  train    one step of `genie train`'s recipe (models/train.h) on the ResNet in training mode:
+           a batch of random byte images drawn from 1024 held in memory -> to floats in [0, 1]
+           -> zero-pad 2, random crop and random horizontal flip per image -> normalise ->
+           forward -> cross-entropy -> backward -> SGD (lr 0.1, momentum 0.9, weight decay
+           5e-4). As in genie, the batch is prepared on the host and then moved to the device.
 
-Usage: torch_reference.py distill|recon [--arch resnet20|resnet18|...] [--batch 128]
+Usage: torch_reference.py distill|recon|train [--arch resnet20|resnet18|...] [--batch 128]
        [--channels 3] [--size S] [--iters 5] [--threads T] [--device cpu|cuda]
 Prints one line like genie's: MODE arch=.. batch=.. device=.. threads=.. sec_per_iter=..
 images_per_sec=.. and peak_gpu_mb=.. (cuda) or peak_rss_mb=.. (cpu).
@@ -172,9 +177,50 @@ def recon_step(model, size, channels, batch, device):
     return step
 
 
+def augment(x, padding):
+    """Per image: a random crop after zero padding by `padding` and a horizontal flip with
+    probability 1/2 (torchvision's RandomCrop(padding) and RandomHorizontalFlip), the pixels
+    engine::augment reads, as one gather over the batch."""
+    n, c, h, w = x.shape
+    dy = torch.randint(0, 2 * padding + 1, (n, 1))
+    dx = torch.randint(0, 2 * padding + 1, (n, 1))
+    mirror = torch.rand(n, 1) < 0.5
+    rows, cols = torch.arange(h), torch.arange(w)
+    rows = rows + dy  # in the padded image
+    cols = torch.where(mirror, w - 1 - cols, cols) + dx
+    padded = F.pad(x, (padding,) * 4)
+    return padded[torch.arange(n).view(n, 1, 1, 1), torch.arange(c).view(1, c, 1, 1),
+                  rows.view(n, 1, h, 1), cols.view(n, 1, 1, w)]
+
+
+def train_step(model, size, channels, batch, device):
+    model.train()
+    for q in model.parameters():
+        q.requires_grad_(True)
+    classes = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
+    count = max(batch, 1024)
+    pool = torch.randint(0, 256, (count, channels, size, size), dtype=torch.uint8)
+    labels = torch.randint(0, classes, (count,))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+
+    def step():
+        idx = torch.randint(0, count, (batch,))
+        x = augment(pool[idx].float() / 255, 2)
+        x = (x - 0.5) / 0.25  # genie bench's model config: mean 0.5, std 0.25 per channel
+        loss = F.cross_entropy(model(x.to(device)), labels[idx].to(device))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+STEPS = {"distill": distill_step, "recon": recon_step, "train": train_step}
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["distill", "recon"])
+    p.add_argument("mode", choices=list(STEPS))
     p.add_argument("--arch", default="resnet20")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--channels", type=int, default=3)
@@ -189,9 +235,8 @@ def main():
     size = a.size or (32 if a.arch in CIFAR_DEPTHS else 224)
     model = make_model(a.arch, a.channels).to(a.device).eval()
     for q in model.parameters():
-        q.requires_grad_(False)
-    make = distill_step if a.mode == "distill" else recon_step
-    step = make(model, size, a.channels, a.batch, a.device)
+        q.requires_grad_(False)  # GENIE's network is frozen; train_step thaws it
+    step = STEPS[a.mode](model, size, a.channels, a.batch, a.device)
     step()  # setup and the first iteration are not timed, as in genie bench
     start = time.perf_counter()
     for _ in range(a.iters):

@@ -95,15 +95,16 @@ void check_image_spec(const ImageSpec& image) {
                                 ", " + std::to_string(image.size) + ")");
 }
 
-std::unique_ptr<Dataset> in_memory(const std::string& name, RawImages raw, const ImageSpec& image,
-                                   Split split) {
+}  // namespace
+
+std::unique_ptr<Dataset> in_memory_dataset(const std::string& name, RawImages raw,
+                                           const ImageSpec& image) {
+  check_image_spec(image);
   if (raw.channels == 3 && image.channels == 1)
     throw std::invalid_argument(name + " images have 3 colour channels but the model takes 1; " +
                                 "use a model with 3 input channels");
-  return std::make_unique<InMemoryDataset>(name + " " + split_name(split), std::move(raw), image);
+  return std::make_unique<InMemoryDataset>(name, std::move(raw), image);
 }
-
-}  // namespace
 
 std::unique_ptr<Dataset> open_dataset(const std::string& spec, const ImageSpec& image,
                                       Split split) {
@@ -115,8 +116,10 @@ std::unique_ptr<Dataset> open_dataset(const std::string& spec, const ImageSpec& 
   if (directory.empty())
     throw std::invalid_argument("dataset '" + spec + "' names no directory; " + kAcceptedSpecs);
   if (kind == "fashion-mnist")
-    return in_memory(kind, read_fashion_mnist(directory, split), image, split);
-  if (kind == "cifar10") return in_memory(kind, read_cifar10(directory, split), image, split);
+    return in_memory_dataset(kind + " " + split_name(split), read_fashion_mnist(directory, split),
+                             image);
+  if (kind == "cifar10")
+    return in_memory_dataset(kind + " " + split_name(split), read_cifar10(directory, split), image);
   if (kind == "folder") return open_image_folder(directory, image);
   throw std::invalid_argument("unknown dataset '" + spec + "'; " + kAcceptedSpecs);
 }

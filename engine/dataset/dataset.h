@@ -87,6 +87,12 @@ struct RawImages {
   std::string directory;    // where the files were found, for describe()
 };
 
+// Images already in memory (a loader's, or synthetic ones for a benchmark) as a Dataset named
+// `name`, placed in the model's frame as Fashion-MNIST and CIFAR-10 are. Throws
+// std::invalid_argument for a bad ImageSpec or colour images for a 1-channel model.
+std::unique_ptr<Dataset> in_memory_dataset(const std::string& name, RawImages raw,
+                                           const ImageSpec& image);
+
 RawImages read_fashion_mnist(const std::string& directory, Split split);
 RawImages read_cifar10(const std::string& directory, Split split);
 std::unique_ptr<Dataset> open_image_folder(const std::string& directory, const ImageSpec& image);

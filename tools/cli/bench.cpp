@@ -1,25 +1,35 @@
-// `genie bench`: the two hot loops of GENIE timed on a random-weight network, printed in the
-// format of the PyTorch side (shared/bench/torch_reference.py) so that `make bench` can set
-// them side by side as ratios measured in one run.
+// `genie bench`: the two hot loops of GENIE and the training step, timed on a random-weight
+// network, printed in the format of the PyTorch side (tools/torch_reference.py) so that
+// `make bench` can set them side by side as ratios measured in one run.
 //
 //   distill  one GENIE-D iteration: generator -> frozen network with swing convs -> BN
 //            statistics loss -> backward -> the two Adam steps;
 //   recon    one GENIE-M iteration on the first stride-2 block: W4A4 soft bits, learned steps,
-//            QDrop, drawn from 1024 cached block inputs.
+//            QDrop, drawn from 1024 cached block inputs;
+//   train    one step of `genie train`'s recipe (models::train_step): a batch loaded from 1024
+//            synthetic images, augmented, normalised, forward, cross-entropy, backward, SGD.
 //
 // Each time is (T(1 + iters) - T(1)) / iters: the difference removes each run's setup (a fresh
-// generator and latents, fresh optimisers) and the first, cold iteration. The GENIE-M caches and
-// the quantizers' initialisation are made once, before either run.
+// generator and latents, fresh optimisers) and the first, cold iteration. The GENIE-M caches, the
+// quantizers' initialisation and the synthetic training images are made once, before either run.
+// Each line ends with the process's peak RSS, as the PyTorch side's does.
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 
 #include "engine/autograd.h"
+#include "engine/dataset/dataset.h"
 #include "engine/ops.h"
+#include "engine/optim.h"
 #include "engine/threads.h"
 #include "genie/distill.h"
 #include "genie/reconstruct.h"
+#include "models/train.h"
 #include "tools/cli/commands.h"
 
 namespace cli {
@@ -94,14 +104,64 @@ double recon_iteration(models::ResNet& model, int batch, int iters) {
       iters);
 }
 
+// Random pixels and labels standing in for a training set, so that the timed step loads its
+// batch from bytes as training does from CIFAR-10, without a dataset's files.
+std::unique_ptr<engine::Dataset> synthetic_images(const models::ModelConfig& m, int count,
+                                                  engine::Rng& rng) {
+  engine::RawImages raw;
+  raw.channels = m.in_channels;
+  raw.height = raw.width = m.input_size;
+  raw.num_classes = m.num_classes;
+  raw.directory = "random";
+  raw.pixels.resize(static_cast<size_t>(count) * m.in_channels * m.input_size * m.input_size);
+  for (uint8_t& p : raw.pixels) p = static_cast<uint8_t>(rng.integer(256));
+  for (int i = 0; i < count; ++i) raw.labels.push_back(rng.integer(m.num_classes));
+  return engine::in_memory_dataset("synthetic", std::move(raw), {m.in_channels, m.input_size});
+}
+
+// The synthetic training set's size (at least a batch); torch_reference.py's is the same.
+constexpr int kSyntheticImages = 1024;
+
+double train_iteration(models::ResNet& model, int batch, int iters) {
+  models::TrainConfig c;  // the recipe's hyperparameters and augmentation
+  engine::Rng rng(1);
+  auto data = synthetic_images(model.config(), std::max(batch, kSyntheticImages), rng);
+  model.set_trainable(true);
+  return per_iteration(
+      [&](int n) {
+        engine::Sgd opt = models::recipe_optimizer(model, c);
+        std::vector<int64_t> idx(batch);
+        for (int i = 0; i < n; ++i) {
+          for (int64_t& k : idx) k = rng.integer(static_cast<int>(data->size()));
+          engine::Batch b = data->load(idx);
+          models::train_step(model, b, c, opt, rng).loss.item();  // waits for a GPU's step
+        }
+      },
+      iters);
+}
+
+// ru_maxrss is in kilobytes on Linux; MB as torch_reference.py prints them.
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1e3;
+}
+
+double iteration_seconds(const std::string& mode, models::ResNet& model, int batch, int iters) {
+  if (mode == "distill") return distill_iteration(model, batch, iters);
+  if (mode == "recon") return recon_iteration(model, batch, iters);
+  return train_iteration(model, batch, iters);
+}
+
 }  // namespace
 
 int bench(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "infer") return bench_infer(argc - 1, argv + 1);
   cxxopts::Options options("genie bench",
-                           "Time one GENIE-D or GENIE-M iteration on a random-weight network.");
+                           "Time one GENIE-D, GENIE-M or training iteration on a random-weight "
+                           "network.");
   auto add = options.add_options();
-  add("mode", "distill or recon (or infer, see genie bench infer --help)",
+  add("mode", "distill, recon or train (or infer, see genie bench infer --help)",
       cxxopts::value<std::string>());
   add("arch", "resnet20/32/44/56 or resnet18/34/50",
       cxxopts::value<std::string>()->default_value("resnet20"));
@@ -115,8 +175,8 @@ int bench(int argc, char** argv) {
   cxxopts::ParseResult args;
   if (!parse_or_help(options, argc, argv, args)) return 0;
   std::string mode = args.count("mode") ? args["mode"].as<std::string>() : "";
-  if (mode != "distill" && mode != "recon")
-    throw cxxopts::exceptions::parsing("the mode must be distill or recon");
+  if (mode != "distill" && mode != "recon" && mode != "train")
+    throw cxxopts::exceptions::parsing("the mode must be distill, recon, train or infer");
   int batch = flag_in_range(args, "batch", 2, kMaxImages);
   int iters = flag_in_range(args, "iters", 1, kMaxIterations);
   models::ModelConfig config;
@@ -132,11 +192,12 @@ int bench(int argc, char** argv) {
   engine::Device device = apply_device(args);
   models::ResNet model(config, 0);
   model.to(device);
-  double sec = mode == "distill" ? distill_iteration(model, batch, iters)
-                                 : recon_iteration(model, batch, iters);
-  std::printf("%s arch=%s batch=%d device=%s threads=%d sec_per_iter=%.4f images_per_sec=%.1f",
-              mode.c_str(), config.arch.c_str(), batch, engine::device_name(device),
-              engine::threads(), sec, batch / sec);
+  double sec = iteration_seconds(mode, model, batch, iters);
+  std::printf(
+      "%s arch=%s batch=%d device=%s threads=%d sec_per_iter=%.4f images_per_sec=%.1f "
+      "peak_rss_mb=%.1f",
+      mode.c_str(), config.arch.c_str(), batch, engine::device_name(device), engine::threads(), sec,
+      batch / sec, peak_rss_mb());
   if (device == engine::Device::CUDA) std::printf(" peak_gpu_mb=%.1f", engine::peak_device_mb());
   std::printf("\n");
   return 0;
