@@ -18,7 +18,8 @@
 # each seed.
 #
 # Settings through the environment (defaults in brackets): SEEDS ["0 1 2"], IMAGES [64],
-# DISTILL_ITERS [200], RECON_ITERS [500], BITS ["2/4"] (weight/activation), VARIANTS [all].
+# DISTILL_ITERS [200], RECON_ITERS [500], BITS ["2/4"] (weight/activation), VARIANTS [all],
+# SKIPS ["quantized float"] (skip-input only).
 # A run whose .txt exists is not repeated, nor a distillation whose .gwt exists, so a killed
 # ablation continues where it stopped.
 set -euo pipefail
@@ -102,7 +103,7 @@ skip_input() {
   local calib=${CALIB:?"tools/ablation.sh skip-input needs CALIB=IMAGES.gwt"}
   for wa in ${BITS:-4/4 2/4}; do
     w=${wa%/*} a=${wa#*/}
-    for skip in quantized float; do
+    for skip in ${SKIPS:-quantized float}; do
       for seed in $seeds; do
         tag=skip-${skip}_w${w}a${a}_s${seed}
         [ -f "$out/$tag.txt" ] && continue
@@ -115,7 +116,7 @@ skip_input() {
   echo "|---|---|---|---|---|---|"
   for wa in ${BITS:-4/4 2/4}; do
     w=${wa%/*} a=${wa#*/}
-    for skip in quantized float; do
+    for skip in ${SKIPS:-quantized float}; do
       table_row "W${w}A${a} | $skip" "$out/skip-${skip}_w${w}a${a}_s"*.txt
     done
   done
