@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <set>
+#include <stdexcept>
 
 #include "models/model_file.h"
 
@@ -64,10 +65,11 @@ BitsPolicy policy_from_file(const engine::TensorFile& f, const std::string& orig
   p.policy.first_last_8bit = *first_last == "8";
   // Files written before the key existed read the block input quantized, as they were made.
   if (const std::string* skip = f.meta("skip_input")) {
-    if (*skip != skip_input_name(SkipInput::quantized) &&
-        *skip != skip_input_name(SkipInput::full_precision))
+    try {
+      p.policy.skip_input = parse_skip_input(*skip);
+    } catch (const std::invalid_argument&) {  // its message names the flag, not the file
       refuse(origin, "metadata 'skip_input' must be 'quantized' or 'float', got '" + *skip + "'");
-    p.policy.skip_input = parse_skip_input(*skip);
+    }
   }
   return p;
 }
