@@ -17,7 +17,7 @@ ifeq ($(DEBUG),1)
   OPT := -O0 -g
 endif
 ifeq ($(SANITIZE),1)
-  OPT += -g -fsanitize=address,undefined -fno-omit-frame-pointer
+  OPT += -g -fsanitize=address,undefined -fno-omit-frame-pointer -DGENIE_POISON_UNINITIALIZED=1
 endif
 
 CXXFLAGS += -std=c++17 $(OPT) -Wall -Wextra -fopenmp -I. -I/usr/include/stb -MMD -MP \

@@ -81,7 +81,7 @@ Tensor rand_uniform(const Shape& shape, Rng& rng, float lo, float hi, Device dev
 // 24-bit integer k as a subtraction's sign bit, without a branch that a fair coin mispredicts
 // half the time. k / 2^24 < p exactly when k < ceil(p * 2^24), both sides exact.
 Tensor bernoulli(const Shape& shape, float p, Rng& rng, Device device) {
-  Tensor t(shape);
+  Tensor t = Tensor::uninitialized(shape);
   float* v = t.data();
   const int64_t n = t.numel(),
                 limit =

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <memory>
 #include <stdexcept>
 
 namespace engine {
@@ -57,6 +59,15 @@ Tensor::Tensor(Shape shape, std::shared_ptr<Storage> storage) : node_(std::make_
                                 std::to_string(storage->bytes() / sizeof(float)) + " values");
   node_->data = std::move(storage);
   node_->shape = std::move(shape);
+}
+
+Tensor Tensor::uninitialized(Shape shape, Device device) {
+#if GENIE_POISON_UNINITIALIZED
+  return Tensor(std::move(shape), std::numeric_limits<float>::quiet_NaN(), device);
+#else
+  const size_t bytes = static_cast<size_t>(numel_of(shape)) * sizeof(float);
+  return Tensor(std::move(shape), std::make_shared<Storage>(device, bytes));
+#endif
 }
 
 Device same_device(const char* op, const std::vector<Tensor>& inputs) {

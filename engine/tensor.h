@@ -59,6 +59,10 @@ class Tensor {
   Tensor(Shape shape, const std::vector<float>& values, Device device = Device::CPU);
   // A tensor sharing `storage` (used by reshape and detach).
   Tensor(Shape shape, std::shared_ptr<Storage> storage);
+  // A tensor whose values are not set: an op's output that its kernel overwrites entirely, so
+  // that nothing fills it first. (Builds with SANITIZE=1 fill it with NaN: an element that the
+  // kernel leaves unwritten then shows in the results.)
+  static Tensor uninitialized(Shape shape, Device device = Device::CPU);
 
   bool defined() const { return node_ != nullptr; }
   const Shape& shape() const { return node_->shape; }

@@ -2,9 +2,11 @@
 #include <doctest/doctest.h>
 
 #include <stdexcept>
+#include <vector>
 
 #include "engine/ops.h"
 #include "engine/rng.h"
+#include "engine/threads.h"
 #include "tests/gradcheck.h"
 
 using engine::Tensor;
@@ -72,4 +74,27 @@ TEST_CASE("where selects by mask, broadcasts, and routes gradients to the chosen
   CHECK(y.values() == std::vector<float>{1, -1, 3, -1, -1, 6});
   check_gradients([mask](auto& in) { return engine::where(mask, in[0], in[1]); },
                   {random_input({2, 3}, 9), random_input({1, 3}, 10)});
+}
+
+// The reference loop adds each term rounded to float (volatile stops a fused multiply-add), in
+// output order: what the kernel promises, at any thread count.
+TEST_CASE("a broadcast input's gradient sums its rounded terms in order, at any thread count") {
+  engine::Rng rng(14);
+  const engine::Shape big{8, 16, 40, 40};  // 204,800 elements: past the threading threshold
+  const int64_t plane = 40 * 40;
+  Tensor x = engine::randn(big, rng), w = engine::randn(big, rng);
+  for (const engine::Shape& shape : {engine::Shape{1}, engine::Shape{1, 16, 1, 1}}) {
+    std::vector<float> expected(engine::numel_of(shape), 0.0f);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      volatile float term = w.data()[i] * x.data()[i];
+      expected[shape.size() == 1 ? 0 : i / plane % 16] += term;
+    }
+    for (int threads : {1, 2}) {
+      engine::set_threads(threads);
+      Tensor step = Tensor(shape, 0.5f).requires_grad_();
+      engine::sum_all(engine::mul(engine::mul(x, step), w)).backward();
+      CHECK(step.grad_values() == expected);
+    }
+  }
+  engine::set_threads(engine::resolve_threads(0));
 }

@@ -8,7 +8,8 @@
 // are summed in thread order, so results are deterministic for a given thread count.
 //   forward:  staged (K, B*P*Q) = w (K, C*R*S) x columns, then scattered to out with the bias
 //   dw:       dw += staged dout (K, B*P*Q) x columns^T
-//   dx:       columns = w^T x staged dout, then col2im adds them into dx
+//   dx:       columns = w^T x staged dout, then col2im adds them into dx, in smaller chunks
+//             whose columns stay in the cache (images_per_cached_chunk)
 //   dbias:    the sum of dout over N, P, Q
 #include <algorithm>
 #include <stdexcept>
@@ -33,6 +34,18 @@ constexpr int64_t kChunkBudget = int64_t{8} << 20;
 int images_per_chunk(const ConvGeometry& g) {
   int64_t fit = kChunkBudget / (std::max<int64_t>(g.patch(), g.K) * g.pixels());
   return static_cast<int>(std::clamp<int64_t>(fit, 1, std::max(g.N, 1)));
+}
+
+// The images per chunk of dx: as many as keep its columns (C*R*S, B*P*Q) within about 1 MiB,
+// so that they stay in the cache from the sgemm that writes them to col2im, which reads them.
+// dx sums over K alone, and OpenBLAS gives each column the same bits whatever the chunk (checked
+// for every ResNet-20 shape). The forward keeps its large chunks: there, small ones can send
+// OpenBLAS down another kernel path with another rounding; and dw sums over the chunk itself.
+constexpr int64_t kCachedColumns = int64_t{1} << 18;
+
+int images_per_cached_chunk(const ConvGeometry& g, int group) {
+  int64_t fit = kCachedColumns / (g.patch() * g.pixels());
+  return static_cast<int>(std::clamp<int64_t>(fit, 1, std::max(group, 1)));
 }
 
 // A per-thread buffer of at least n floats. Every conv of every step needs buffers of tens of
@@ -87,25 +100,33 @@ std::pair<int, int> image_group(const ConvGeometry& g, int t, int n) {
           static_cast<int>(static_cast<int64_t>(g.N) * (t + 1) / n)};
 }
 
-// One thread's share of the backward: dx of its images, and their dw added into dw_part.
-void conv2d_backward_group(float* dx, float* dw_part, const float* dout, const float* x,
-                           const float* w, const ConvGeometry& g, int begin, int end) {
+// dw_part += the dw of images [begin, end), one large chunk at a time.
+void conv2d_weight_grad_group(float* dw_part, const float* dout, const float* x,
+                              const ConvGeometry& g, int begin, int end) {
   const int chunk = images_per_chunk(g);
-  const int patch = static_cast<int>(g.patch());
   float* columns = scratch(t_columns, g.patch() * chunk * g.pixels());
   float* staged = scratch(t_staged, static_cast<int64_t>(g.K) * chunk * g.pixels());
   for (int first = begin; first < end; first += chunk) {
     int count = std::min(chunk, end - first);
-    int cols = static_cast<int>(count * g.pixels());
     stage_gradient(staged, dout, g, first, count);
-    if (dw_part) {
-      im2col(columns, x, g, first, count);
-      gemm(false, true, g.K, patch, cols, 1.0f, staged, columns, 1.0f, dw_part);
-    }
-    if (dx) {
-      gemm(true, false, patch, cols, g.K, 1.0f, w, staged, 0.0f, columns);
-      col2im_add(dx, columns, g, first, count);
-    }
+    im2col(columns, x, g, first, count);
+    gemm(false, true, g.K, static_cast<int>(g.patch()), static_cast<int>(count * g.pixels()), 1.0f,
+         staged, columns, 1.0f, dw_part);
+  }
+}
+
+// dx += the input gradient of images [begin, end), one cache-resident chunk at a time.
+void conv2d_input_grad_group(float* dx, const float* dout, const float* w, const ConvGeometry& g,
+                             int begin, int end) {
+  const int chunk = images_per_cached_chunk(g, end - begin);
+  float* columns = scratch(t_columns, g.patch() * chunk * g.pixels());
+  float* staged = scratch(t_staged, static_cast<int64_t>(g.K) * chunk * g.pixels());
+  for (int first = begin; first < end; first += chunk) {
+    int count = std::min(chunk, end - first);
+    stage_gradient(staged, dout, g, first, count);
+    gemm(true, false, static_cast<int>(g.patch()), static_cast<int>(count * g.pixels()), g.K, 1.0f,
+         w, staged, 0.0f, columns);
+    col2im_add(dx, columns, g, first, count);
   }
 }
 
@@ -142,8 +163,8 @@ void conv2d_backward(float* dx, float* dw, float* dbias, const float* dout, cons
   {
     int t = omp_get_thread_num();
     auto [begin, end] = image_group(g, t, omp_get_num_threads());
-    conv2d_backward_group(dx, dw ? dw_parts.data() + t * w_size : nullptr, dout, x, w, g, begin,
-                          end);
+    if (dw) conv2d_weight_grad_group(dw_parts.data() + t * w_size, dout, x, g, begin, end);
+    if (dx) conv2d_input_grad_group(dx, dout, w, g, begin, end);
   }
   if (!dw) return;
   for (int t = 0; t < threads; ++t)

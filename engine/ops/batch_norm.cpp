@@ -50,8 +50,8 @@ void batch_statistics(Tensor& mean, Tensor& invstd, const Tensor& x, BatchNormSt
         "channel, got x " +
         shape_str(x.shape()));
   GENIE_KERNEL(x.device(), batch_norm_batch_statistics)
-  (mean.data(), invstd.data(), state.running_mean.data(), state.running_var.data(), x.data(), N,
-   C, S, state.momentum, state.eps);
+  (mean.data(), invstd.data(), state.running_mean.data(), state.running_var.data(), x.data(), N, C,
+   S, state.momentum, state.eps);
 }
 
 }  // namespace
@@ -67,7 +67,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Batc
   else
     GENIE_KERNEL(device, batch_norm_running_statistics)
   (mean.data(), invstd.data(), state.running_mean.data(), state.running_var.data(), C, state.eps);
-  Tensor out(x.shape(), 0.0f, device);
+  Tensor out = Tensor::uninitialized(x.shape(), device);
   GENIE_KERNEL(device, batch_norm_forward)
   (out.data(), x.data(), mean.data(), invstd.data(), data_or_null(gamma), data_or_null(beta), N, C,
    S);

@@ -18,7 +18,7 @@ namespace {
 Tensor binary_op(const Tensor& a, const Tensor& b, BinaryKind kind) {
   Device device = same_device("binary op", {a, b});
   Shape shape = broadcast_shape(a.shape(), b.shape());
-  Tensor out(shape, 0.0f, device);
+  Tensor out = Tensor::uninitialized(shape, device);
   BroadcastIndex ia(a.shape(), shape), ib(b.shape(), shape);
   GENIE_KERNEL(device, binary_forward)(kind, out.data(), a.data(), b.data(), ia, ib, out.numel());
   record(out, {a, b}, [a, b, o = out.node(), ia, ib, kind]() {
@@ -47,7 +47,7 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   Device device = same_device("where", {mask, a, b});
   Shape shape = broadcast_shape(mask.shape(), broadcast_shape(a.shape(), b.shape()));
   auto keep = std::make_shared<Storage>(device, static_cast<size_t>(numel_of(shape)));
-  Tensor out(shape, 0.0f, device);
+  Tensor out = Tensor::uninitialized(shape, device);
   BroadcastIndex im(mask.shape(), shape), ia(a.shape(), shape), ib(b.shape(), shape);
   GENIE_KERNEL(device, where_forward)
   (out.data(), keep->as<uint8_t>(), mask.data(), a.data(), b.data(), im, ia, ib, out.numel());

@@ -1,6 +1,7 @@
 // NumPy-style broadcasting of two shapes, shared by the binary elementwise ops.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -15,8 +16,19 @@ class BroadcastIndex {
   BroadcastIndex(const Shape& input, const Shape& output);
   // Visits every output element in order, calling f(out_index, in_index).
   template <class F>
-  void for_each(F f) const;
+  void for_each(F f) const {
+    for_each(0, numel_of(out_), f);
+  }
+  // The same for the output elements [begin, end): one thread's share of a loop.
+  template <class F>
+  void for_each(int64_t begin, int64_t end, F f) const;
   bool identity() const { return identity_; }
+  // When blocked, the output is (outer, mid, inner) and element (o, m, k) reads input m; mid is 1
+  // when every element reads input 0 (a scalar).
+  bool blocked() const { return blocked_; }
+  int64_t outer() const { return outer_; }
+  int64_t mid() const { return mid_; }
+  int64_t inner() const { return inner_; }
   // For backends that compute the index themselves: the output shape and, per output dim, the
   // input's stride (0 where broadcast).
   const Shape& out_shape() const { return out_; }
@@ -36,23 +48,34 @@ class BroadcastIndex {
 Shape broadcast_shape(const Shape& a, const Shape& b);
 
 template <class F>
-void BroadcastIndex::for_each(F f) const {
-  int64_t n = numel_of(out_);
+void BroadcastIndex::for_each(int64_t begin, int64_t end, F f) const {
+  if (begin >= end) return;
   if (identity_) {
-    for (int64_t i = 0; i < n; ++i) f(i, i);
+    for (int64_t i = begin; i < end; ++i) f(i, i);
+    return;
+  }
+  if (blocked_ && mid_ == 1) {
+    for (int64_t i = begin; i < end; ++i) f(i, 0);
     return;
   }
   if (blocked_) {
-    int64_t i = 0;
-    for (int64_t o = 0; o < outer_; ++o)
-      for (int64_t m = 0; m < mid_; ++m)
-        for (int64_t k = 0; k < inner_; ++k) f(i++, m);
+    // Runs of `inner` elements that read the same input element m.
+    int64_t m = begin / inner_ % mid_;
+    for (int64_t i = begin; i < end; m = m + 1 == mid_ ? 0 : m + 1) {
+      int64_t run_end = std::min(end, (i / inner_ + 1) * inner_);
+      for (; i < run_end; ++i) f(i, m);
+    }
     return;
   }
   int nd = static_cast<int>(out_.size());
   std::vector<int> pos(nd, 0);
-  int64_t in = 0;
-  for (int64_t i = 0; i < n; ++i) {
+  int64_t in = 0, rest = begin;
+  for (int d = nd - 1; d >= 0; --d) {
+    pos[d] = static_cast<int>(rest % out_[d]);
+    rest /= out_[d];
+    in += pos[d] * in_stride_[d];
+  }
+  for (int64_t i = begin; i < end; ++i) {
     f(i, in);
     // Advance the multi-index like an odometer, keeping the input offset in step.
     for (int d = nd - 1; d >= 0; --d) {

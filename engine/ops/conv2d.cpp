@@ -18,7 +18,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, 
     throw std::invalid_argument("conv2d: bias " + shape_str(bias.shape()) + " must be (" +
                                 std::to_string(g.K) + ") for w " + shape_str(w.shape()));
   Device device = same_device("conv2d", {x, w, bias});
-  Tensor out({g.N, g.K, g.P, g.Q}, 0.0f, device);
+  Tensor out = Tensor::uninitialized({g.N, g.K, g.P, g.Q}, device);
   GENIE_KERNEL(device, conv2d_forward)(out.data(), x.data(), w.data(), data_or_null(bias), g);
   record(out, {x, w, bias}, [x, w, bias, o = out.node(), g]() {
     GENIE_KERNEL(o->device(), conv2d_backward)

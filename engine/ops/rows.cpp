@@ -32,7 +32,7 @@ Tensor gather_rows(const Tensor& x, const std::vector<int>& rows) {
   const int64_t per = row_size(x);
   auto index = std::make_shared<Storage>(x.device(), rows.size() * sizeof(int32_t));
   copy_between(*index, rows.data(), rows.size() * sizeof(int32_t));
-  Tensor out(with_rows(x.shape(), count), 0.0f, x.device());
+  Tensor out = Tensor::uninitialized(with_rows(x.shape(), count), x.device());
   GENIE_KERNEL(x.device(), gather_rows)(out.data(), x.data(), index->as<int32_t>(), count, per);
   record(out, {x}, [x, o = out.node(), index, count, per]() {
     GENIE_KERNEL(x.device(), scatter_add_rows)
@@ -46,7 +46,7 @@ Tensor slice_rows(const Tensor& x, int start, int count) {
     throw std::out_of_range("slice_rows: rows [" + std::to_string(start) + ", " +
                             std::to_string(start + count) + ") of x " + shape_str(x.shape()));
   const int64_t per = row_size(x);
-  Tensor out(with_rows(x.shape(), count), 0.0f, x.device());
+  Tensor out = Tensor::uninitialized(with_rows(x.shape(), count), x.device());
   GENIE_KERNEL(x.device(), copy)(out.data(), x.data() + start * per, count * per);
   record(out, {x}, [x, o = out.node(), start, per, count]() {
     GENIE_KERNEL(x.device(), accumulate)(x.grad() + start * per, o->gradient(), count * per);
@@ -64,7 +64,7 @@ Tensor concat_rows(const std::vector<Tensor>& parts) {
                                   shape_str(parts[0].shape()));
     rows += p.size(0);
   }
-  Tensor out(with_rows(parts[0].shape(), rows), 0.0f, device);
+  Tensor out = Tensor::uninitialized(with_rows(parts[0].shape(), rows), device);
   int64_t at = 0;
   for (const Tensor& p : parts) {
     GENIE_KERNEL(device, copy)(out.data() + at, p.data(), p.numel());

@@ -15,11 +15,11 @@ namespace engine {
 namespace {
 
 Tensor unary_op(const Tensor& x, UnaryOp op) {
-  Tensor out(x.shape(), 0.0f, x.device());
+  Tensor out = Tensor::uninitialized(x.shape(), x.device());
   GENIE_KERNEL(x.device(), unary_forward)(op, out.data(), x.data(), x.numel());
   record(out, {x}, [x, o = out.node(), op]() {
-    GENIE_KERNEL(x.device(), unary_backward)(op, x.grad(), o->gradient(), x.data(), o->values(),
-                                             x.numel());
+    GENIE_KERNEL(x.device(), unary_backward)
+    (op, x.grad(), o->gradient(), x.data(), o->values(), x.numel());
   });
   return out;
 }
