@@ -65,7 +65,7 @@ void Tensor::backward() {
   if (!requires_grad()) throw std::logic_error("backward() on a tensor that requires no grad");
   if (node()->graph_freed)
     throw std::logic_error("backward() twice through the same graph: run the forward again");
-  // Holding every node here keeps them alive while the edges are freed below.
+  // Every node, in order; each is let go once its backward has run.
   std::vector<std::shared_ptr<Node>> order = topological_order(node_ptr());
   std::vector<float> seed = has_grad() ? grad_values() : std::vector<float>{0.0f};
   seed[0] += 1.0f;  // d loss / d loss, added to what a gradient may already hold
@@ -75,14 +75,15 @@ void Tensor::backward() {
     Node* n = it->get();
     if (!n->backward) continue;  // a leaf: its grad is the result
     if (n->grad) n->backward();
-    // Intermediate grads are not kept (as in PyTorch); freeing the edges here also keeps the
-    // destruction of a long graph from recursing.
+    // Every consumer of n has run, so nothing needs n any more: as in PyTorch, its gradient, its
+    // saved tensors (held by the closure) and, unless the caller holds it, its values are freed
+    // now, which keeps the backward's peak memory near the forward's. Its edges go first, so
+    // that freeing it never recurses down a long graph.
     n->grad.reset();
-  }
-  for (auto& n : order) {
-    if (n->backward) n->graph_freed = true;
+    n->graph_freed = true;
     n->backward = nullptr;
     n->inputs.clear();
+    it->reset();
   }
 }
 

@@ -2,6 +2,7 @@
 // and graphs deep enough that a recursive backward or destructor would overflow the stack.
 #include <doctest/doctest.h>
 
+#include <memory>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -92,6 +93,30 @@ TEST_CASE("only leaves keep their gradient, and backward frees the graph") {
   CHECK_FALSE(h.has_grad());
   CHECK(h.node()->inputs.empty());
   CHECK(loss.node()->inputs.empty());
+}
+
+// As in PyTorch, an intermediate that nothing holds is freed as soon as every op that read it has
+// run its backward: the pass does not keep the whole forward alive to its end.
+TEST_CASE("backward frees an intermediate once its consumers have run") {
+  Tensor x = leaf({1.0f, 2.0f});
+  std::weak_ptr<engine::Node> middle;
+  bool freed_before_producer_ran = false;
+  Tensor loss;
+  {
+    Tensor first = engine::mul_scalar(x, 3.0f);  // its backward runs last
+    Tensor probe = Tensor({2}, 0.0f);            // first, seen by its producer's backward
+    engine::record(probe, {first},
+                   [first, o = probe.node(), &middle, &freed_before_producer_ran]() {
+                     freed_before_producer_ran = middle.expired();
+                     for (int i = 0; i < 2; ++i) first.grad()[i] += o->gradient()[i];
+                   });
+    Tensor h = engine::mul_scalar(probe, 2.0f);
+    middle = h.node_ptr();
+    loss = engine::sum_all(h);
+  }
+  loss.backward();
+  CHECK(freed_before_producer_ran);
+  CHECK(x.grad_values() == std::vector<float>{6, 6});
 }
 
 TEST_CASE("backward needs a one-element tensor that requires a gradient") {
