@@ -2,10 +2,11 @@
 //
 // The graph is implicit: every op output keeps its inputs and a closure. Tensor::backward()
 // orders the graph topologically (iteratively, inputs in argument order, so the order is
-// deterministic), runs the closures from the loss back to the leaves, and then frees the graph.
+// deterministic) and runs the closures from the loss back to the leaves, freeing each node (its
+// edges, closure and, unless a caller holds it, its values) once its backward has run.
 //
 // Typical op (engine/ops/):
-//   Tensor out(shape, 0.0f, x.device());
+//   Tensor out = Tensor::uninitialized(shape, x.device());  // the kernel writes every element
 //   GENIE_KERNEL(x.device(), f_forward)(out.data(), x.data(), ...);
 //   record(out, {x}, [x, o = out.node()]() {
 //     GENIE_KERNEL(x.device(), f_backward)(x.grad(), o->gradient(), x.data(), ...);

@@ -26,49 +26,36 @@ bool worth_threads(int64_t n) { return n > 65536; }
 template <class Body>
 void with_unary_kind(UnaryKind kind, Body body) {
   using K = UnaryKind;
+  // clang-format off
   switch (kind) {
-    case K::Affine:
-      return body(std::integral_constant<K, K::Affine>{});
-    case K::Relu:
-      return body(std::integral_constant<K, K::Relu>{});
-    case K::LeakyRelu:
-      return body(std::integral_constant<K, K::LeakyRelu>{});
-    case K::Tanh:
-      return body(std::integral_constant<K, K::Tanh>{});
-    case K::Sigmoid:
-      return body(std::integral_constant<K, K::Sigmoid>{});
-    case K::Square:
-      return body(std::integral_constant<K, K::Square>{});
-    case K::Sqrt:
-      return body(std::integral_constant<K, K::Sqrt>{});
-    case K::Abs:
-      return body(std::integral_constant<K, K::Abs>{});
-    case K::Pow:
-      return body(std::integral_constant<K, K::Pow>{});
-    case K::Clamp:
-      return body(std::integral_constant<K, K::Clamp>{});
-    case K::Round:
-      return body(std::integral_constant<K, K::Round>{});
-    case K::Floor:
-      return body(std::integral_constant<K, K::Floor>{});
-    case K::Heaviside:
-      return body(std::integral_constant<K, K::Heaviside>{});
+    case K::Affine: return body(std::integral_constant<K, K::Affine>{});
+    case K::Relu: return body(std::integral_constant<K, K::Relu>{});
+    case K::LeakyRelu: return body(std::integral_constant<K, K::LeakyRelu>{});
+    case K::Tanh: return body(std::integral_constant<K, K::Tanh>{});
+    case K::Sigmoid: return body(std::integral_constant<K, K::Sigmoid>{});
+    case K::Square: return body(std::integral_constant<K, K::Square>{});
+    case K::Sqrt: return body(std::integral_constant<K, K::Sqrt>{});
+    case K::Abs: return body(std::integral_constant<K, K::Abs>{});
+    case K::Pow: return body(std::integral_constant<K, K::Pow>{});
+    case K::Clamp: return body(std::integral_constant<K, K::Clamp>{});
+    case K::Round: return body(std::integral_constant<K, K::Round>{});
+    case K::Floor: return body(std::integral_constant<K, K::Floor>{});
+    case K::Heaviside: return body(std::integral_constant<K, K::Heaviside>{});
   }
+  // clang-format on
 }
 
 template <class Body>
 void with_binary_kind(BinaryKind kind, Body body) {
   using K = BinaryKind;
+  // clang-format off
   switch (kind) {
-    case K::Add:
-      return body(std::integral_constant<K, K::Add>{});
-    case K::Sub:
-      return body(std::integral_constant<K, K::Sub>{});
-    case K::Mul:
-      return body(std::integral_constant<K, K::Mul>{});
-    case K::Div:
-      return body(std::integral_constant<K, K::Div>{});
+    case K::Add: return body(std::integral_constant<K, K::Add>{});
+    case K::Sub: return body(std::integral_constant<K, K::Sub>{});
+    case K::Mul: return body(std::integral_constant<K, K::Mul>{});
+    case K::Div: return body(std::integral_constant<K, K::Div>{});
   }
+  // clang-format on
 }
 
 // body(begin, end) over [0, n), split into one contiguous range per thread when n is large.
