@@ -72,16 +72,23 @@ void parallel_ranges(int64_t n, Body body) {
   }
 }
 
+// Calls f(i, index read in a, index read in b) for every output element i, in order, on one
+// thread, with b's index map stored: the rare case where both inputs are broadcast.
+template <class F>
+void for_each_in_order(const BroadcastIndex& ia, const BroadcastIndex& ib, int64_t n, F f) {
+  std::vector<int64_t> jb(n);
+  ib.for_each([&](int64_t i, int64_t j) { jb[i] = j; });
+  ia.for_each([&](int64_t i, int64_t j) { f(i, j, jb[i]); });
+}
+
 // Calls f(i, index read in a, index read in b) for every output element i, where f writes
 // only what belongs to element i (an output, or the gradient of an input read one-to-one): the
-// threads split the elements, and the bits do not depend on how. Only when both inputs are
-// broadcast is one index map stored, and the loop serial.
+// threads split the elements, and the bits do not depend on how. When both inputs are
+// broadcast, the loop is for_each_in_order's.
 template <class F>
 void for_each_output(const BroadcastIndex& ia, const BroadcastIndex& ib, int64_t n, F f) {
   if (!ia.identity() && !ib.identity()) {
-    std::vector<int64_t> jb(n);
-    ib.for_each([&](int64_t i, int64_t j) { jb[i] = j; });
-    ia.for_each([&](int64_t i, int64_t j) { f(i, j, jb[i]); });
+    for_each_in_order(ia, ib, n, f);
     return;
   }
   parallel_ranges(n, [&](int64_t begin, int64_t end) {
@@ -128,10 +135,9 @@ void add_into(float* grad, const BroadcastIndex& ia, const BroadcastIndex& ib, i
     for_each_output(ia, ib, n, [=](int64_t i, int64_t j, int64_t l) { grad[i] += term(i, j, l); });
   } else if (other.identity() && into.blocked()) {
     reduce_into<into_b>(grad, into, n, term);
-  } else {  // rare: one thread walks both maps
-    std::vector<int64_t> jb(n);
-    ib.for_each([&](int64_t i, int64_t j) { jb[i] = j; });
-    ia.for_each([&](int64_t i, int64_t j) { grad[into_b ? jb[i] : j] += term(i, j, jb[i]); });
+  } else {  // both inputs broadcast
+    for_each_in_order(
+        ia, ib, n, [=](int64_t i, int64_t j, int64_t l) { grad[into_b ? l : j] += term(i, j, l); });
   }
 }
 
