@@ -1,5 +1,5 @@
-// How many threads the engine uses, for OpenBLAS and for its own OpenMP loops, and which
-// OpenBLAS kernel ("core") runs underneath.
+// How many threads the engine uses, for OpenBLAS, oneDNN and its own OpenMP loops, and which
+// OpenBLAS kernel ("core") and oneDNN instruction set run underneath.
 #pragma once
 
 #include <string>
@@ -19,6 +19,9 @@ int threads();
 // The OpenBLAS core in use, e.g. "SkylakeX" or "Prescott" (a slow generic fallback).
 std::string blas_core();
 std::string blas_config();
+// The instruction set oneDNN dispatches its kernels for on this CPU, e.g. "avx512_core": its fp32
+// convolutions sum in an order that depends on it (ONEDNN_MAX_CPU_ISA caps it).
+std::string onednn_isa();
 
 // Sets two environment variables the libraries read only when they load, and re-executes the
 // program once so that they take effect; a value the user already set is always respected.
@@ -27,7 +30,7 @@ std::string blas_config();
 //    (SkylakeX for AVX-512, Haswell for AVX2).
 //  - OMP_WAIT_POLICY=passive: OpenMP threads that spin after a parallel loop steal the cores
 //    from other work; measured, it halved the speed of a ResNet training step.
-// It also keeps large allocations in the heap instead of fresh mmaps (see threads.cpp).
+// It also keeps allocations up to 32 MB in the heap instead of fresh mmaps (see threads.cpp).
 void tune_runtime_environment(char** argv);
 
 }  // namespace engine

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "engine/autograd.h"
+#include "engine/cpu/onednn.h"
 #include "engine/ops.h"
 #include "engine/progress.h"
 
@@ -19,18 +20,6 @@ namespace {
 
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
-
-// oneDNN's CPU engine and one stream for every call; oneDNN runs on the OpenMP threads the
-// engine already uses (Debian builds it with OpenMP).
-struct Dnnl {
-  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
-  dnnl::stream stream{engine};
-};
-
-Dnnl& dnnl_context() {
-  static Dnnl context;
-  return context;
-}
 
 int64_t positions(const NhwcTensor& x) { return int64_t{x.n} * x.h * x.w; }
 
@@ -208,7 +197,7 @@ struct IntegerConv::Kernels {
 
 std::pair<dnnl::convolution_forward, dnnl::memory> IntegerConv::Kernels::make(
     const NhwcCodes& x, const std::vector<int8_t>& w, int k, int out_h, int out_w) {
-  Dnnl& d = dnnl_context();
+  engine::cpu::OneDnn& d = engine::cpu::onednn();
   dnnl::memory::dims dims = weight_dims;
   dims[0] = k;
   dnnl::memory::desc src({x.n, x.c, x.h, x.w}, x.is_signed ? dt::s8 : dt::u8, tag::nhwc);
@@ -280,7 +269,7 @@ NhwcTensor IntegerConv::forward(const NhwcCodes& x) {
   NhwcTensor out{x.n, c.out_h, c.out_w, K, {}};
   const int64_t count = positions(out);
   std::vector<int32_t> acc(count * K), window(k.offsets.empty() ? 0 : count);
-  Dnnl& d = dnnl_context();
+  engine::cpu::OneDnn& d = engine::cpu::onednn();
   auto run = [&](dnnl::convolution_forward& conv, dnnl::memory& w, int32_t* dst, int channels) {
     dnnl::memory src({{x.n, x.c, x.h, x.w}, x.is_signed ? dt::s8 : dt::u8, tag::nhwc}, d.engine,
                      const_cast<uint8_t*>(x.bytes.data()));

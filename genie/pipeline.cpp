@@ -102,10 +102,11 @@ std::vector<std::string> output_files(const RunConfig& c) {
 
 int run_pipeline(const RunConfig& c) {
   auto start = std::chrono::steady_clock::now();
-  // Results are bit-reproducible for the same seed, threads and OpenBLAS kernel; say which.
-  std::fprintf(stderr, "== genie run: seed=%llu device=%s threads=%d blas_core=%s\n",
+  // Results are bit-reproducible for the same seed, threads, OpenBLAS kernel and oneDNN
+  // instruction set; say which.
+  std::fprintf(stderr, "== genie run: seed=%llu device=%s threads=%d blas_core=%s onednn_isa=%s\n",
                static_cast<unsigned long long>(c.seed), engine::device_name(c.device),
-               engine::threads(), engine::blas_core().c_str());
+               engine::threads(), engine::blas_core().c_str(), engine::onednn_isa().c_str());
   std::filesystem::create_directories(c.out_dir);
   forget_results(c.out_dir);
   models::ResNet model = models::load_model_or_default(c.model);

@@ -15,6 +15,7 @@ expect "a stray argument is a usage error" 2 "unexpected argument 'extra'" -- "$
 expect "info FILE names a missing file" 1 "extra: cannot open" -- "$genie" info extra
 expect "a bad flag value is a usage error" 2 "many.*failed to parse" -- "$genie" eval --batch many
 expect "info names the OpenBLAS kernel" 0 "blas_core=" -- "$genie" info --threads 1
+expect "info names oneDNN's instruction set" 0 "onednn_isa=" -- "$genie" info --threads 1
 expect "info lists the devices" 0 "^device=cpu" -- "$genie" info --threads 1
 expect "an unknown device is a usage error" 2 "device must be cpu or cuda, got 'gpu'" -- \
   "$genie" eval --device gpu

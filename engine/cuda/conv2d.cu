@@ -1,5 +1,7 @@
-// 2-D convolution (cross-correlation, groups = 1, zero padding) as im2col + cuBLAS sgemm,
-// the CPU path's math (engine/cpu/im2col.h for the column layout):
+// 2-D convolution (cross-correlation, groups = 1, zero padding) as im2col + cuBLAS sgemm.
+// Shapes: x (N, C, H, W), w (K, C, R, S), out (N, K, P, Q). The column matrix of images
+// [first, first + B) is (C*R*S, B*P*Q): row (c, r, s), column (n, p, q) holds
+// x[first + n, c, p*stride - padding + r, q*stride - padding + s], or 0 in the zero padding.
 //   forward:  staged (K, B*P*Q) = w (K, C*R*S) x columns (C*R*S, B*P*Q), then out = staged + bias
 //   dw:       dw += staged dout (K, B*P*Q) x columns^T
 //   dx:       columns = w^T x staged dout, then col2im adds them into dx

@@ -20,7 +20,8 @@ int info(int argc, char** argv) {
   if (!parse_or_help(options, argc, argv, args)) return 0;
   if (args.count("file")) return describe_file(args["file"].as<std::string>());
   apply_threads(args);
-  std::cout << "threads=" << engine::threads() << " blas_core=" << engine::blas_core() << "\n"
+  std::cout << "threads=" << engine::threads() << " blas_core=" << engine::blas_core()
+            << " onednn_isa=" << engine::onednn_isa() << "\n"
             << "blas_config=" << engine::blas_config() << "\n"
             << engine::describe_devices();
   return 0;

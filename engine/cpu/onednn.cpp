@@ -1,0 +1,10 @@
+#include "engine/cpu/onednn.h"
+
+namespace engine::cpu {
+
+OneDnn& onednn() {
+  static OneDnn context;
+  return context;
+}
+
+}  // namespace engine::cpu
