@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <dnnl.hpp>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <tuple>
 
@@ -55,7 +56,10 @@ void batch_norm(NhwcTensor& x, const models::BatchNorm2d& bn) {
 }
 
 void relu(NhwcTensor& x) {
-  for (float& v : x.values) v = std::max(v, 0.0f);
+  float* v = x.values.data();
+  const int64_t count = static_cast<int64_t>(x.values.size());
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < count; ++i) v[i] = std::max(v[i], 0.0f);
 }
 
 void add_bias(NhwcTensor& x, const Tensor& bias) {
@@ -100,8 +104,11 @@ NhwcTensor max_pool_3x3_s2(const NhwcTensor& x) {
 void add_relu(NhwcTensor& h, const NhwcTensor& skip) {
   if (h.values.size() != skip.values.size())
     throw std::invalid_argument("a block's shortcut does not match its residual branch");
-  for (size_t i = 0; i < h.values.size(); ++i)
-    h.values[i] = std::max(h.values[i] + skip.values[i], 0.0f);
+  float* out = h.values.data();
+  const float* add = skip.values.data();
+  const int64_t count = static_cast<int64_t>(h.values.size());
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < count; ++i) out[i] = std::max(out[i] + add[i], 0.0f);
 }
 
 // Global average pooling as engine::global_avg_pool computes it (a sum in double).
@@ -152,20 +159,31 @@ NhwcCodes quantize_activations(const NhwcTensor& x, const ActivationQuantizer& q
   NhwcCodes out{x.n, x.h, x.w, x.c, is_signed, quantizer.step.item(), {}};
   out.bytes.resize(x.values.size());
   const float step = out.step;
-#pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < x.values.size(); ++i) {
+  const float* values = x.values.data();
+  uint8_t* codes = out.bytes.data();
+  const int64_t count = static_cast<int64_t>(x.values.size());
+  // firstprivate: each thread's own copies, which a byte store cannot alias, so the loop
+  // vectorises instead of reloading them after every store.
+#pragma omp parallel for schedule(static) firstprivate(values, codes, step, qn, qp)
+  for (int64_t i = 0; i < count; ++i) {
     // The division, clamp and round-half-even of ActivationQuantizer::forward, in its order.
-    int code = static_cast<int>(std::nearbyint(std::min(std::max(x.values[i] / step, qn), qp)));
-    out.bytes[i] = static_cast<uint8_t>(code);  // two's complement for a signed code
+    int code = static_cast<int>(std::nearbyint(std::min(std::max(values[i] / step, qn), qp)));
+    codes[i] = static_cast<uint8_t>(code);  // two's complement for a signed code
   }
   return out;
 }
 
 NhwcTensor dequantize_activations(const NhwcCodes& x) {
   NhwcTensor out{x.n, x.h, x.w, x.c, std::vector<float>(x.bytes.size())};
-  for (size_t i = 0; i < x.bytes.size(); ++i) {
-    int code = x.is_signed ? static_cast<int8_t>(x.bytes[i]) : x.bytes[i];
-    out.values[i] = static_cast<float>(code) * x.step;
+  const uint8_t* codes = x.bytes.data();
+  float* values = out.values.data();
+  const int64_t count = static_cast<int64_t>(x.bytes.size());
+  const bool is_signed = x.is_signed;
+  const float step = x.step;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < count; ++i) {
+    int code = is_signed ? static_cast<int8_t>(codes[i]) : codes[i];
+    values[i] = static_cast<float>(code) * step;
   }
   return out;
 }
@@ -268,7 +286,9 @@ NhwcTensor IntegerConv::forward(const NhwcCodes& x) {
   const int K = static_cast<int>(k.weight_dims[0]);
   NhwcTensor out{x.n, c.out_h, c.out_w, K, {}};
   const int64_t count = positions(out);
-  std::vector<int32_t> acc(count * K), window(k.offsets.empty() ? 0 : count);
+  // Written whole by the convolutions, so left unfilled.
+  std::unique_ptr<int32_t[]> acc(new int32_t[count * K]);
+  std::unique_ptr<int32_t[]> window(k.offsets.empty() ? nullptr : new int32_t[count]);
   engine::cpu::OneDnn& d = engine::cpu::onednn();
   auto run = [&](dnnl::convolution_forward& conv, dnnl::memory& w, int32_t* dst, int channels) {
     dnnl::memory src({{x.n, x.c, x.h, x.w}, x.is_signed ? dt::s8 : dt::u8, tag::nhwc}, d.engine,
@@ -276,17 +296,17 @@ NhwcTensor IntegerConv::forward(const NhwcCodes& x) {
     dnnl::memory result({{x.n, channels, c.out_h, c.out_w}, dt::s32, tag::nhwc}, d.engine, dst);
     conv.execute(d.stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, result}});
   };
-  run(c.conv, c.weights, acc.data(), K);
-  if (!window.empty()) run(c.window_sum, c.ones, window.data(), 1);
+  run(c.conv, c.weights, acc.get(), K);
+  if (window) run(c.window_sum, c.ones, window.get(), 1);
   d.stream.wait();
   // The epilogue's first step: int32 sums to floats with both steps.
   std::vector<float> scale(K);
   for (int i = 0; i < K; ++i) scale[i] = x.step * k.weight_step[i];
-  out.values.resize(acc.size());
+  out.values.resize(count * K);
 #pragma omp parallel for schedule(static)
   for (int64_t p = 0; p < count; ++p)
     for (int i = 0; i < K; ++i) {
-      int32_t sum = acc[p * K + i] + (window.empty() ? 0 : k.offsets[i] * window[p]);
+      int32_t sum = acc[p * K + i] + (window ? k.offsets[i] * window[p] : 0);
       out.values[p * K + i] = static_cast<float>(sum) * scale[i];
     }
   return out;
