@@ -128,10 +128,13 @@ NhwcTensor global_avg_pool(const NhwcTensor& x) {
 
 NhwcTensor to_nhwc(const Tensor& nchw) {
   if (nchw.ndim() != 4) throw std::invalid_argument("to_nhwc needs an (N, C, H, W) tensor");
+  if (nchw.device() != engine::Device::CPU)
+    throw std::invalid_argument("to_nhwc needs a tensor on the CPU");
   NhwcTensor out{nchw.size(0), nchw.size(2), nchw.size(3), nchw.size(1), {}};
-  std::vector<float> v = nchw.values();
-  out.values.resize(v.size());
+  const float* v = nchw.data();
+  out.values.resize(nchw.numel());
   const int64_t plane = int64_t{out.h} * out.w;
+#pragma omp parallel for schedule(static)
   for (int n = 0; n < out.n; ++n)
     for (int c = 0; c < out.c; ++c)
       for (int64_t p = 0; p < plane; ++p)
@@ -303,12 +306,16 @@ NhwcTensor IntegerConv::forward(const NhwcCodes& x) {
   std::vector<float> scale(K);
   for (int i = 0; i < K; ++i) scale[i] = x.step * k.weight_step[i];
   out.values.resize(count * K);
+  if (window)  // the 8-bit layers' correction, added to the sums first
 #pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < count; ++p)
+      for (int i = 0; i < K; ++i) acc[p * K + i] += k.offsets[i] * window[p];
+  const int32_t* sums = acc.get();
+  const float* scales = scale.data();
+  float* values = out.values.data();
+#pragma omp parallel for schedule(static) firstprivate(sums, scales, values)
   for (int64_t p = 0; p < count; ++p)
-    for (int i = 0; i < K; ++i) {
-      int32_t sum = acc[p * K + i] + (window ? k.offsets[i] * window[p] : 0);
-      out.values[p * K + i] = static_cast<float>(sum) * scale[i];
-    }
+    for (int i = 0; i < K; ++i) values[p * K + i] = static_cast<float>(sums[p * K + i]) * scales[i];
   return out;
 }
 
