@@ -306,10 +306,11 @@ NhwcTensor IntegerConv::forward(const NhwcCodes& x) {
   std::vector<float> scale(K);
   for (int i = 0; i < K; ++i) scale[i] = x.step * k.weight_step[i];
   out.values.resize(count * K);
-  if (window)  // the 8-bit layers' correction, added to the sums first
+  if (window) {  // the 8-bit layers' correction, added to the sums first
 #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < count; ++p)
       for (int i = 0; i < K; ++i) acc[p * K + i] += k.offsets[i] * window[p];
+  }
   const int32_t* sums = acc.get();
   const float* scales = scale.data();
   float* values = out.values.data();
