@@ -24,78 +24,98 @@ using tag = dnnl::memory::format_tag;
 
 int64_t positions(const NhwcTensor& x) { return int64_t{x.n} * x.h * x.w; }
 
-// The per-channel affine map (x - mean) * scale + shift of BatchNorm in eval mode, computed as
-// engine::batch_norm computes it, so that the float epilogue matches the simulation's bits.
-struct ChannelAffine {
-  std::vector<float> mean, scale, shift;
+// The epilogue of a bare conv: the scales s_a * s_w[k], every other part its identity.
+Epilogue scaling(float activation_step, const std::vector<float>& weight_step) {
+  const size_t K = weight_step.size();
+  Epilogue e{{},
+             std::vector<float>(K, 0.0f),
+             std::vector<float>(K, 0.0f),
+             std::vector<float>(K, 1.0f),
+             std::vector<float>(K, 0.0f)};
+  for (float s : weight_step) e.scale.push_back(activation_step * s);
+  return e;
+}
+
+// The epilogue on the K sums of one position.
+void epilogue_row(const Epilogue& e, const int32_t* sums, float* out, int K) {
+  for (int k = 0; k < K; ++k) {
+    float v = static_cast<float>(sums[k]) * e.scale[k] + e.bias[k];
+    out[k] = std::max(std::fma(v - e.mean[k], e.bn_scale[k], e.bn_shift[k]), e.floor);
+  }
+}
+
+// The grid of an activation quantizer's codes: Qn..Qp in steps of `step`.
+struct CodeGrid {
+  bool is_signed;
+  float step, qn, qp;
 };
 
-ChannelAffine batch_norm_affine(const models::BatchNorm2d& bn) {
-  std::vector<float> mean = bn.state.running_mean.values();
-  std::vector<float> var = bn.state.running_var.values();
-  const size_t channels = mean.size();
-  std::vector<float> gamma = bn.weight.defined() ? bn.weight.values() : std::vector<float>();
-  std::vector<float> beta = bn.bias.defined() ? bn.bias.values() : std::vector<float>();
-  ChannelAffine a{mean, std::vector<float>(channels), std::vector<float>(channels, 0.0f)};
-  for (size_t c = 0; c < channels; ++c) {
-    float invstd = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[c]) + bn.state.eps));
-    a.scale[c] = invstd * (gamma.empty() ? 1.0f : gamma[c]);
-    if (!beta.empty()) a.shift[c] = beta[c];
-  }
-  return a;
+CodeGrid code_grid(const ActivationQuantizer& quantizer) {
+  if (!quantizer.initialized())
+    throw std::invalid_argument("an activation quantizer without a step cannot run integers");
+  const int bits = quantizer.bits();
+  const bool is_signed = quantizer.is_signed();
+  return {is_signed, quantizer.step.item(), is_signed ? -static_cast<float>(1 << (bits - 1)) : 0.0f,
+          static_cast<float>(is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1)};
 }
 
-void batch_norm(NhwcTensor& x, const models::BatchNorm2d& bn) {
-  ChannelAffine a = batch_norm_affine(bn);
-  const int C = x.c;
+// The division, clamp and round-half-even of ActivationQuantizer::forward, in its order; a
+// signed code is stored in two's complement.
+inline uint8_t quantize(float v, const CodeGrid& g) {
+  return static_cast<uint8_t>(
+      static_cast<int>(std::nearbyint(std::min(std::max(v / g.step, g.qn), g.qp))));
+}
+
+// The epilogue over every sum, into floats.
+NhwcTensor to_values(const NhwcSums& sums, const Epilogue& e) {
+  NhwcTensor out{sums.n, sums.h, sums.w, sums.c, {}};
+  const int K = sums.c;
+  const int64_t count = int64_t{sums.n} * sums.h * sums.w;
+  out.values.resize(count * K);
 #pragma omp parallel for schedule(static)
-  for (int64_t p = 0; p < positions(x); ++p) {
-    float* v = x.values.data() + p * C;
-    for (int c = 0; c < C; ++c) v[c] = (v[c] - a.mean[c]) * a.scale[c] + a.shift[c];
+  for (int64_t p = 0; p < count; ++p)
+    epilogue_row(e, sums.values.get() + p * K, out.values.data() + p * K, K);
+  return out;
+}
+
+// The epilogue over every sum, straight into the codes of the next conv's quantizer. Tiles of
+// positions go through a float buffer, so that the quantizer's loop runs long enough to vectorise
+// (per position it would run K = 16 bytes, below one vector of byte stores).
+NhwcCodes to_codes(const NhwcSums& sums, const Epilogue& e, const CodeGrid& grid) {
+  NhwcCodes out{sums.n, sums.h, sums.w, sums.c, grid.is_signed, grid.step, {}};
+  const int K = sums.c;
+  const int64_t count = int64_t{sums.n} * sums.h * sums.w;
+  constexpr int64_t kTile = 64;
+  out.bytes.resize(count * K);
+#pragma omp parallel
+  {
+    std::vector<float> values(kTile * K);
+    const CodeGrid g = grid;  // the thread's own, which the byte stores cannot alias
+#pragma omp for schedule(static)
+    for (int64_t tile = 0; tile < count; tile += kTile) {
+      const int64_t rows = std::min(kTile, count - tile);
+      for (int64_t r = 0; r < rows; ++r)
+        epilogue_row(e, sums.values.get() + (tile + r) * K, values.data() + r * K, K);
+      uint8_t* codes = out.bytes.data() + tile * K;
+      for (int64_t i = 0; i < rows * K; ++i) codes[i] = quantize(values[i], g);
+    }
   }
-}
-
-void relu(NhwcTensor& x) {
-  float* v = x.values.data();
-  const int64_t count = static_cast<int64_t>(x.values.size());
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < count; ++i) v[i] = std::max(v[i], 0.0f);
-}
-
-void add_bias(NhwcTensor& x, const Tensor& bias) {
-  if (!bias.defined()) return;
-  std::vector<float> b = bias.values();
-  for (int64_t p = 0; p < positions(x); ++p)
-    for (int c = 0; c < x.c; ++c) x.values[p * x.c + c] += b[c];
+  return out;
 }
 
 // The option-A shortcut: every second pixel, channels zero-padded equally on both sides.
 NhwcTensor subsample_pad(const NhwcTensor& x, int pad_channels) {
   NhwcTensor out{x.n, (x.h + 1) / 2, (x.w + 1) / 2, x.c + 2 * pad_channels, {}};
-  out.values.assign(positions(out) * out.c, 0.0f);
+  out.values.resize(positions(out) * out.c);
+#pragma omp parallel for schedule(static)
   for (int n = 0; n < out.n; ++n)
     for (int i = 0; i < out.h; ++i)
       for (int j = 0; j < out.w; ++j) {
         const float* from = x.values.data() + ((int64_t{n} * x.h + 2 * i) * x.w + 2 * j) * x.c;
         float* to = out.values.data() + ((int64_t{n} * out.h + i) * out.w + j) * out.c;
+        std::fill(to, to + pad_channels, 0.0f);
         std::copy(from, from + x.c, to + pad_channels);
-      }
-  return out;
-}
-
-// The ImageNet stem's 3x3 max pool, stride 2, padding 1 (padding never wins).
-NhwcTensor max_pool_3x3_s2(const NhwcTensor& x) {
-  NhwcTensor out{x.n, (x.h - 1) / 2 + 1, (x.w - 1) / 2 + 1, x.c, {}};
-  out.values.assign(positions(out) * out.c, -std::numeric_limits<float>::infinity());
-  for (int n = 0; n < out.n; ++n)
-    for (int i = 0; i < out.h; ++i)
-      for (int j = 0; j < out.w; ++j) {
-        float* to = out.values.data() + ((int64_t{n} * out.h + i) * out.w + j) * out.c;
-        for (int y = std::max(2 * i - 1, 0); y < std::min(2 * i + 2, x.h); ++y)
-          for (int z = std::max(2 * j - 1, 0); z < std::min(2 * j + 2, x.w); ++z) {
-            const float* from = x.values.data() + ((int64_t{n} * x.h + y) * x.w + z) * x.c;
-            for (int c = 0; c < x.c; ++c) to[c] = std::max(to[c], from[c]);
-          }
+        std::fill(to + pad_channels + x.c, to + out.c, 0.0f);
       }
   return out;
 }
@@ -113,7 +133,7 @@ void add_relu(NhwcTensor& h, const NhwcTensor& skip) {
 
 // Global average pooling as engine::global_avg_pool computes it (a sum in double).
 NhwcTensor global_avg_pool(const NhwcTensor& x) {
-  NhwcTensor out{x.n, 1, 1, x.c, std::vector<float>(int64_t{x.n} * x.c)};
+  NhwcTensor out{x.n, 1, 1, x.c, Activations<float>(int64_t{x.n} * x.c)};
   const int64_t plane = int64_t{x.h} * x.w;
   for (int n = 0; n < x.n; ++n)
     for (int c = 0; c < x.c; ++c) {
@@ -153,31 +173,21 @@ Tensor to_nchw(const NhwcTensor& x) {
 }
 
 NhwcCodes quantize_activations(const NhwcTensor& x, const ActivationQuantizer& quantizer) {
-  if (!quantizer.initialized())
-    throw std::invalid_argument("an activation quantizer without a step cannot run integers");
-  const int bits = quantizer.bits();
-  const bool is_signed = quantizer.is_signed();
-  const float qn = is_signed ? -static_cast<float>(1 << (bits - 1)) : 0.0f;
-  const float qp = static_cast<float>(is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1);
-  NhwcCodes out{x.n, x.h, x.w, x.c, is_signed, quantizer.step.item(), {}};
+  const CodeGrid grid = code_grid(quantizer);
+  NhwcCodes out{x.n, x.h, x.w, x.c, grid.is_signed, grid.step, {}};
   out.bytes.resize(x.values.size());
-  const float step = out.step;
   const float* values = x.values.data();
   uint8_t* codes = out.bytes.data();
   const int64_t count = static_cast<int64_t>(x.values.size());
   // firstprivate: each thread's own copies, which a byte store cannot alias, so the loop
   // vectorises instead of reloading them after every store.
-#pragma omp parallel for schedule(static) firstprivate(values, codes, step, qn, qp)
-  for (int64_t i = 0; i < count; ++i) {
-    // The division, clamp and round-half-even of ActivationQuantizer::forward, in its order.
-    int code = static_cast<int>(std::nearbyint(std::min(std::max(values[i] / step, qn), qp)));
-    codes[i] = static_cast<uint8_t>(code);  // two's complement for a signed code
-  }
+#pragma omp parallel for schedule(static) firstprivate(values, codes, grid)
+  for (int64_t i = 0; i < count; ++i) codes[i] = quantize(values[i], grid);
   return out;
 }
 
 NhwcTensor dequantize_activations(const NhwcCodes& x) {
-  NhwcTensor out{x.n, x.h, x.w, x.c, std::vector<float>(x.bytes.size())};
+  NhwcTensor out{x.n, x.h, x.w, x.c, Activations<float>(x.bytes.size())};
   const uint8_t* codes = x.bytes.data();
   float* values = out.values.data();
   const int64_t count = static_cast<int64_t>(x.bytes.size());
@@ -283,14 +293,14 @@ IntegerConv::IntegerConv(const WeightQuantizer& weight, int stride, int padding)
 IntegerConv::~IntegerConv() = default;
 IntegerConv::IntegerConv(IntegerConv&&) noexcept = default;
 
-NhwcTensor IntegerConv::forward(const NhwcCodes& x) {
+NhwcSums IntegerConv::sums(const NhwcCodes& x) {
   Kernels& k = *kernels_;
   Kernels::Compiled& c = k.compile(x);
   const int K = static_cast<int>(k.weight_dims[0]);
-  NhwcTensor out{x.n, c.out_h, c.out_w, K, {}};
-  const int64_t count = positions(out);
+  NhwcSums out{x.n, c.out_h, c.out_w, K, nullptr};
+  const int64_t count = int64_t{out.n} * out.h * out.w;
   // Written whole by the convolutions, so left unfilled.
-  std::unique_ptr<int32_t[]> acc(new int32_t[count * K]);
+  out.values.reset(new int32_t[count * K]);
   std::unique_ptr<int32_t[]> window(k.offsets.empty() ? nullptr : new int32_t[count]);
   engine::cpu::OneDnn& d = engine::cpu::onednn();
   auto run = [&](dnnl::convolution_forward& conv, dnnl::memory& w, int32_t* dst, int channels) {
@@ -299,25 +309,22 @@ NhwcTensor IntegerConv::forward(const NhwcCodes& x) {
     dnnl::memory result({{x.n, channels, c.out_h, c.out_w}, dt::s32, tag::nhwc}, d.engine, dst);
     conv.execute(d.stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, result}});
   };
-  run(c.conv, c.weights, acc.get(), K);
+  run(c.conv, c.weights, out.values.get(), K);
   if (window) run(c.window_sum, c.ones, window.get(), 1);
   d.stream.wait();
-  // The epilogue's first step: int32 sums to floats with both steps.
-  std::vector<float> scale(K);
-  for (int i = 0; i < K; ++i) scale[i] = x.step * k.weight_step[i];
-  out.values.resize(count * K);
-  if (window) {  // the 8-bit layers' correction, added to the sums first
+  if (window) {  // the 8-bit layers' correction (see Kernels)
+    int32_t* acc = out.values.get();
 #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < count; ++p)
       for (int i = 0; i < K; ++i) acc[p * K + i] += k.offsets[i] * window[p];
   }
-  const int32_t* sums = acc.get();
-  const float* scales = scale.data();
-  float* values = out.values.data();
-#pragma omp parallel for schedule(static) firstprivate(sums, scales, values)
-  for (int64_t p = 0; p < count; ++p)
-    for (int i = 0; i < K; ++i) values[p * K + i] = static_cast<float>(sums[p * K + i]) * scales[i];
   return out;
+}
+
+const std::vector<float>& IntegerConv::weight_step() const { return kernels_->weight_step; }
+
+NhwcTensor IntegerConv::forward(const NhwcCodes& x) {
+  return to_values(sums(x), scaling(x.step, weight_step()));
 }
 
 // ---- IntegerResNet ----
@@ -343,53 +350,86 @@ IntegerResNet::IntegerResNet(QuantizedResNet& q) : q_(q) {
 
 IntegerResNet::~IntegerResNet() = default;
 
-NhwcTensor IntegerResNet::conv(const std::string& name, const NhwcCodes& x) {
-  return convs_.at(name).forward(x);
+NhwcSums IntegerResNet::conv(const std::string& name, const NhwcCodes& x) {
+  return convs_.at(name).sums(x);
 }
 
-// The stem conv runs in float on its dequantized weights, exactly as in the simulation: its
-// input is the image, which no quantizer touches.
+Epilogue IntegerResNet::epilogue(const std::string& name, const NhwcCodes& x, const Tensor& bias,
+                                 const models::BatchNorm2d* bn, bool relu) {
+  Epilogue e = scaling(x.step, convs_.at(name).weight_step());
+  if (bias.defined()) e.bias = bias.values();
+  if (bn) {
+    e.mean = bn->state.running_mean.values();
+    std::vector<float> var = bn->state.running_var.values();
+    std::vector<float> gamma = bn->weight.defined() ? bn->weight.values() : std::vector<float>();
+    if (bn->bias.defined()) e.bn_shift = bn->bias.values();
+    for (size_t c = 0; c < var.size(); ++c) {  // as engine::batch_norm computes them
+      float invstd =
+          static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[c]) + bn->state.eps));
+      e.bn_scale[c] = invstd * (gamma.empty() ? 1.0f : gamma[c]);
+    }
+  }
+  if (relu) e.floor = 0.0f;
+  return e;
+}
+
+// The stem runs in float on its dequantized weights with the engine's own ops, exactly as in
+// the simulation: its input is the image, which no quantizer touches.
 NhwcTensor IntegerResNet::stem(const Tensor& x) {
   models::ResNet& model = q_.model();
   const models::Conv2d& stem = *model.convs().front();
+  models::BatchNorm2d& bn = *model.batch_norms().front();
   Tensor weights = q_.layer(stem.name).weight->hard_weights();
-  NhwcTensor h = to_nhwc(engine::conv2d(x, weights, stem.bias, stem.stride, stem.padding));
-  batch_norm(h, *model.batch_norms().front());
-  relu(h);
-  return models::is_cifar_arch(model.config().arch) ? h : max_pool_3x3_s2(h);
+  Tensor h = engine::relu(
+      engine::batch_norm(engine::conv2d(x, weights, stem.bias, stem.stride, stem.padding),
+                         bn.weight, bn.bias, bn.state, false));
+  return to_nhwc(models::is_cifar_arch(model.config().arch) ? h : engine::max_pool2d(h, 3, 2, 1));
 }
 
+// conv, BatchNorm, ReLU and so on to the block's last BatchNorm, then the shortcut's join. Each
+// conv's epilogue ends in the next conv's codes, the last one's in floats.
 NhwcTensor IntegerResNet::block(const models::Block& b, const NhwcTensor& input) {
   NhwcCodes entry = quantize_activations(input, *q_.layer(b.convs[0].name).input);
+  const size_t last = b.convs.size() - 1;
   NhwcCodes codes;  // the input of the next conv inside the block
-  NhwcTensor h;
-  for (size_t i = 0; i < b.convs.size(); ++i) {
-    h = conv(b.convs[i].name, i == 0 ? entry : codes);
-    add_bias(h, b.convs[i].bias);
-    batch_norm(h, b.bns[i]);
-    if (i + 1 == b.convs.size()) break;
-    relu(h);
-    codes = quantize_activations(h, *q_.layer(b.convs[i + 1].name).input);
+  for (size_t i = 0; i < last; ++i) {
+    const NhwcCodes& x = i == 0 ? entry : codes;
+    const std::string& name = b.convs[i].name;
+    Epilogue e = epilogue(name, x, b.convs[i].bias, &b.bns[i], true);
+    codes = to_codes(conv(name, x), e, code_grid(*q_.layer(b.convs[i + 1].name).input));
   }
-  NhwcTensor skip;
+  const NhwcCodes& x = last == 0 ? entry : codes;
+  const std::string& name = b.convs[last].name;
+  NhwcTensor h =
+      to_values(conv(name, x), epilogue(name, x, b.convs[last].bias, &b.bns[last], false));
+  NhwcTensor shortcut;              // the skip, where it is computed
+  const NhwcTensor* skip = &input;  // else the block's input itself, not copied
   if (b.projection) {
-    skip = conv(b.shortcut_conv.name, entry);
-    add_bias(skip, b.shortcut_conv.bias);
-    batch_norm(skip, b.shortcut_bn);
+    const std::string& name = b.shortcut_conv.name;
+    shortcut = to_values(conv(name, entry),
+                         epilogue(name, entry, b.shortcut_conv.bias, &b.shortcut_bn, false));
+    skip = &shortcut;
   } else {
-    skip = q_.policy().skip_input == SkipInput::quantized ? dequantize_activations(entry) : input;
-    if (b.shortcut_pad_channels > 0) skip = subsample_pad(skip, b.shortcut_pad_channels);
+    if (q_.policy().skip_input == SkipInput::quantized) {
+      shortcut = dequantize_activations(entry);
+      skip = &shortcut;
+    }
+    if (b.shortcut_pad_channels > 0) {
+      shortcut = subsample_pad(*skip, b.shortcut_pad_channels);
+      skip = &shortcut;
+    }
   }
-  add_relu(h, skip);
+  add_relu(h, *skip);
   return h;
 }
 
 Tensor IntegerResNet::head(const NhwcTensor& x) {
   models::Linear& fc = q_.model().classifier();
+  NhwcCodes pooled = quantize_activations(global_avg_pool(x), *q_.layer(fc.name).input);
   NhwcTensor logits =
-      conv(fc.name, quantize_activations(global_avg_pool(x), *q_.layer(fc.name).input));
-  add_bias(logits, fc.bias);
-  return Tensor({logits.n, logits.c}, std::move(logits.values));
+      to_values(conv(fc.name, pooled), epilogue(fc.name, pooled, fc.bias, nullptr, false));
+  return Tensor({logits.n, logits.c},
+                std::vector<float>(logits.values.begin(), logits.values.end()));
 }
 
 Tensor IntegerResNet::forward(const Tensor& x) {

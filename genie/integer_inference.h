@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,10 +31,29 @@
 
 namespace genie {
 
+// An allocator whose vector.resize(n) leaves the new elements unwritten: std::allocator
+// value-initialises them, a zero-fill that took a fifth of the integer engine's time, and the
+// engine writes every element of its activations before reading it.
+template <typename T>
+struct NoFillAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = NoFillAllocator<U>;
+  };
+  // Default-initialisation, which for bytes and floats writes nothing. Constructions with a
+  // value (copies, assign(n, v)) go through std::allocator_traits' placement new as usual.
+  template <typename U>
+  void construct(U* p) {
+    ::new (static_cast<void*>(p)) U;
+  }
+};
+template <typename T>
+using Activations = std::vector<T, NoFillAllocator<T>>;
+
 // Activations in NHWC order (channels innermost), the layout oneDNN's int8 kernels read.
 struct NhwcTensor {
   int n = 0, h = 0, w = 0, c = 0;
-  std::vector<float> values;
+  Activations<float> values;
 };
 
 // Activation codes, one byte each: int8 (two's complement) when signed, else uint8; the value
@@ -42,7 +62,7 @@ struct NhwcCodes {
   int n = 0, h = 0, w = 0, c = 0;
   bool is_signed = false;
   float step = 1.0f;
-  std::vector<uint8_t> bytes;
+  Activations<uint8_t> bytes;
 };
 
 NhwcTensor to_nhwc(const Tensor& nchw);
@@ -52,13 +72,38 @@ NhwcCodes quantize_activations(const NhwcTensor& x, const ActivationQuantizer& q
 // code * step, the simulation's quantized value.
 NhwcTensor dequantize_activations(const NhwcCodes& x);
 
+// The int32 sums of one integer conv, NHWC: sum(activation code * (weight code - zp)).
+struct NhwcSums {
+  int n = 0, h = 0, w = 0, c = 0;
+  std::unique_ptr<int32_t[]> values;  // n*h*w*c, filled by the conv itself
+};
+
+// The float epilogue of one integer conv, per output channel k, in the order the simulation
+// computes it (each step rounded to float, as its separate ops round them):
+//   v = sum * (s_a * s_w[k]) + bias[k];  v = (v - mean[k]) * scale[k] + shift[k];  max(v, floor)
+// and then, inside a block, the next conv's quantizer. The BatchNorm step is the one fused
+// multiply-add that engine::batch_norm's loop compiles to; integer_inference.cpp is compiled
+// with -ffp-contract=off (Makefile) so that nothing else fuses, e.g. the scaling into the
+// BatchNorm's subtraction. A missing part is its identity, which leaves every value's bits as
+// they are (v is never -0: sum * scale is +0 for a zero sum): no bias is 0, no BatchNorm is
+// mean 0, scale 1, shift 0, no ReLU is floor -inf.
+struct Epilogue {
+  std::vector<float> scale;                               // s_a * s_w[k]
+  std::vector<float> bias;                                // the conv's
+  std::vector<float> mean, bn_scale, bn_shift;            // BatchNorm in eval mode
+  float floor = -std::numeric_limits<float>::infinity();  // 0 for a ReLU
+};
+
 // One quantized conv (a linear layer is a 1x1 conv on a 1x1 image) as integer convolution.
 class IntegerConv {
  public:
   IntegerConv(const WeightQuantizer& weight, int stride, int padding);
   ~IntegerConv();
   IntegerConv(IntegerConv&&) noexcept;
-  // s_a * s_w[k] * sum(activation code * (weight code - zp)) for every output element.
+  // sum(activation code * (weight code - zp)) for every output element, exact in int32.
+  NhwcSums sums(const NhwcCodes& x);
+  const std::vector<float>& weight_step() const;  // s_w[k]
+  // s_a * s_w[k] * sums(x): the conv alone, as the simulation's conv computes it.
   NhwcTensor forward(const NhwcCodes& x);
 
  private:
@@ -79,7 +124,10 @@ class IntegerResNet {
   NhwcTensor stem(const Tensor& x);
   NhwcTensor block(const models::Block& b, const NhwcTensor& input);
   Tensor head(const NhwcTensor& x);
-  NhwcTensor conv(const std::string& name, const NhwcCodes& x);
+  NhwcSums conv(const std::string& name, const NhwcCodes& x);
+  // Conv `name`'s epilogue on input x: its scales, `bias`, `bn` when given, ReLU when `relu`.
+  Epilogue epilogue(const std::string& name, const NhwcCodes& x, const Tensor& bias,
+                    const models::BatchNorm2d* bn, bool relu);
 
   QuantizedResNet& q_;
   std::map<std::string, IntegerConv> convs_;

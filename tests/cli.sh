@@ -55,6 +55,9 @@ expect "an unknown --skip-input names the flag and its values" 2 \
 expect "run refuses it too" 2 "--skip-input must be quantized or float" -- \
   "$genie" run --skip-input half --out "$tmp/x"
 expect "a quantized file says what its skips read" 0 "skip_input=quantized" -- "$genie" info "$tmp/q.gw"
+expect "bench infer times the three engines and ends with their ratio" 0 \
+  "^infer arch=resnet20 batch=8 threads=1 float=[0-9.]+ sim=[0-9.]+ int=[0-9.]+ int_vs_float=[0-9.]+$" -- \
+  "$genie" bench infer --model "$tmp/q.gw" --batch 8 --iters 3 --threads 1
 expect "an unknown distillation method is a usage error" 2 "zeroq" -- \
   "$genie" distill --method gan --out "$tmp/x.gwt"
 

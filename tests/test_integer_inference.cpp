@@ -76,6 +76,35 @@ TEST_CASE("activation codes reproduce the quantizer's values, signed and unsigne
   }
 }
 
+// max |a - b| over max |b|: the logits' largest difference relative to their spread.
+float relative_difference(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  std::vector<float> av = a.values(), bv = b.values();
+  float spread = 0.0f, diff = 0.0f;
+  for (size_t i = 0; i < av.size(); ++i) {
+    spread = std::max(spread, std::fabs(bv[i]));
+    diff = std::max(diff, std::fabs(av[i] - bv[i]));
+  }
+  return diff / spread;
+}
+
+// Both engines' logits for a tiny model with random BatchNorms, on 16 random images.
+std::pair<Tensor, Tensor> integer_and_simulated(const models::ModelConfig& config,
+                                                genie::SkipInput skip) {
+  models::ResNet model(config, 5);
+  testing::randomize_batch_norms(model, 6);
+  engine::Rng rng(8);
+  genie::QuantPolicy policy;
+  policy.skip_input = skip;
+  genie::QuantizedResNet q(model, policy);
+  Tensor x = engine::randn({16, config.in_channels, config.input_size, config.input_size}, rng);
+  q.initialize_activations(x, rng);
+  engine::NoGrad no_grad;
+  Tensor simulated = model.forward(x, q.hooks(rng));
+  genie::IntegerResNet net(q);
+  return {net.forward(x), simulated};
+}
+
 // A whole tiny ResNet, both shortcut options: the logits of both engines agree to float
 // rounding. A requantisation can round one activation the other way where the two sums
 // straddle a rounding boundary, moving a logit by about one step's worth, so the check is on
@@ -87,25 +116,19 @@ TEST_CASE("integer ResNet matches the simulation's logits, with either skip inpu
                                 {'B', genie::SkipInput::full_precision}}) {
     CAPTURE(shortcut);
     CAPTURE(genie::skip_input_name(skip));
-    models::ResNet model(testing::tiny_resnet20(shortcut), 5);
-    testing::randomize_batch_norms(model, 6);
-    engine::Rng rng(8);
-    genie::QuantPolicy policy;
-    policy.skip_input = skip;
-    genie::QuantizedResNet q(model, policy);
-    Tensor x = engine::randn({16, 1, 8, 8}, rng);
-    q.initialize_activations(x, rng);
-    engine::NoGrad no_grad;
-    Tensor simulated = model.forward(x, q.hooks(rng));
-    genie::IntegerResNet net(q);
-    Tensor integer = net.forward(x);
-    REQUIRE(integer.shape() == simulated.shape());
-    std::vector<float> a = integer.values(), b = simulated.values();
-    float spread = 0.0f, diff = 0.0f;
-    for (size_t i = 0; i < a.size(); ++i) {
-      spread = std::max(spread, std::fabs(b[i]));
-      diff = std::max(diff, std::fabs(a[i] - b[i]));
-    }
-    CHECK(diff <= 1e-4f * spread);
+    auto [integer, simulated] = integer_and_simulated(testing::tiny_resnet20(shortcut), skip);
+    CHECK(relative_difference(integer, simulated) <= 1e-4f);
+  }
+}
+
+// The ImageNet stem (7x7 stride-2 conv, max pool) and bottleneck blocks of three convs.
+TEST_CASE("integer ResNet matches the simulation's logits on the ImageNet layouts") {
+  for (const char* arch : {"resnet18", "resnet50"}) {
+    CAPTURE(arch);
+    models::ModelConfig config = testing::tiny_resnet20();
+    config.arch = arch;
+    config.input_size = 32;
+    auto [integer, simulated] = integer_and_simulated(config, genie::SkipInput::quantized);
+    CHECK(relative_difference(integer, simulated) <= 1e-4f);
   }
 }

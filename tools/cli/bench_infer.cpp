@@ -4,13 +4,16 @@
 // with the size of the file each needs. The last line ends with int_vs_float=R, the integer
 // engine's images/s over the float network's.
 //
-// Each time is the mean over --iters passes after one untimed pass (oneDNN compiles its kernels
-// and every buffer is touched on the first).
+// After one untimed pass of each (oneDNN compiles its kernels and every buffer is touched on the
+// first), --iters rounds each time one pass of the three in turn, and each engine's speed is
+// its median pass: on a shared machine a slow spell then hits all three alike or is outvoted.
 #include <unistd.h>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/threads.h"
@@ -23,12 +26,24 @@ namespace cli {
 
 namespace {
 
-double images_per_second(const std::function<void()>& pass, int batch, int iters) {
-  pass();
-  auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < iters; ++i) pass();
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return batch * iters / seconds;
+// Images per second of each pass, from its median time over `rounds` interleaved rounds.
+std::vector<double> images_per_second(const std::vector<std::function<void()>>& passes, int batch,
+                                      int rounds) {
+  for (const auto& pass : passes) pass();
+  std::vector<std::vector<double>> seconds(passes.size());
+  for (int r = 0; r < rounds; ++r)
+    for (size_t i = 0; i < passes.size(); ++i) {
+      auto start = std::chrono::steady_clock::now();
+      passes[i]();
+      seconds[i].push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+  std::vector<double> speed;
+  for (std::vector<double>& s : seconds) {
+    std::nth_element(s.begin(), s.begin() + s.size() / 2, s.end());
+    speed.push_back(batch / s[s.size() / 2]);
+  }
+  return speed;
 }
 
 // The size of the float model's file, written once to a temporary file.
@@ -50,7 +65,7 @@ int bench_infer(int argc, char** argv) {
   auto add = options.add_options();
   add("model", "quantized model file (.gw)", cxxopts::value<std::string>());
   add("batch", "images per pass", cxxopts::value<int>()->default_value("128"));
-  add("iters", "timed passes", cxxopts::value<int>()->default_value("5"));
+  add("iters", "timed rounds (one pass of each engine)", cxxopts::value<int>()->default_value("5"));
   add_threads_option(options);
   cxxopts::ParseResult args;
   if (!parse_or_help(options, argc, argv, args)) return 0;
@@ -70,9 +85,10 @@ int bench_infer(int argc, char** argv) {
   engine::NoGrad no_grad;
   models::ForwardHooks hooks = q.quantized->hooks(rng);
   genie::IntegerResNet net(*q.quantized);
-  double fp = images_per_second([&] { model.forward(x); }, batch, iters);
-  double sim = images_per_second([&] { model.forward(x, hooks); }, batch, iters);
-  double integer = images_per_second([&] { net.forward(x); }, batch, iters);
+  std::vector<double> speed = images_per_second(
+      {[&] { model.forward(x); }, [&] { model.forward(x, hooks); }, [&] { net.forward(x); }}, batch,
+      iters);
+  const double fp = speed[0], sim = speed[1], integer = speed[2];
   double float_mb = float_file_megabytes(model);
   double quantized_mb = static_cast<double>(std::filesystem::file_size(path)) / 1e6;
   std::printf("engine  images_per_sec  file_MB\n");
