@@ -33,7 +33,9 @@ namespace genie {
 
 // An allocator whose vector.resize(n) leaves the new elements unwritten: std::allocator
 // value-initialises them, a zero-fill that took a fifth of the integer engine's time, and the
-// engine writes every element of its activations before reading it.
+// engine writes every element of its activations before reading it. Sanitizer builds
+// (GENIE_POISON_UNINITIALIZED, as Tensor::uninitialized) fill them with NaN or 255 instead, so
+// that a read before the first write shows in the results.
 template <typename T>
 struct NoFillAllocator : std::allocator<T> {
   template <typename U>
@@ -44,7 +46,13 @@ struct NoFillAllocator : std::allocator<T> {
   // value (copies, assign(n, v)) go through std::allocator_traits' placement new as usual.
   template <typename U>
   void construct(U* p) {
+#if GENIE_POISON_UNINITIALIZED
+    ::new (static_cast<void*>(p)) U(std::numeric_limits<U>::has_quiet_NaN
+                                        ? std::numeric_limits<U>::quiet_NaN()
+                                        : std::numeric_limits<U>::max());
+#else
     ::new (static_cast<void*>(p)) U;
+#endif
   }
 };
 template <typename T>
