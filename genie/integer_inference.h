@@ -47,9 +47,9 @@ struct NoFillAllocator : std::allocator<T> {
   template <typename U>
   void construct(U* p) {
 #if GENIE_POISON_UNINITIALIZED
-    ::new (static_cast<void*>(p)) U(std::numeric_limits<U>::has_quiet_NaN
-                                        ? std::numeric_limits<U>::quiet_NaN()
-                                        : std::numeric_limits<U>::max());
+    ::new (static_cast<void*>(p))
+        U(std::numeric_limits<U>::has_quiet_NaN ? std::numeric_limits<U>::quiet_NaN()
+                                                : std::numeric_limits<U>::max());
 #else
     ::new (static_cast<void*>(p)) U;
 #endif
