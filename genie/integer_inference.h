@@ -91,10 +91,11 @@ struct NhwcSums {
 //   v = sum * (s_a * s_w[k]) + bias[k];  v = (v - mean[k]) * scale[k] + shift[k];  max(v, floor)
 // and then, inside a block, the next conv's quantizer. The BatchNorm step is the one fused
 // multiply-add that engine::batch_norm's loop compiles to; integer_inference.cpp is compiled
-// with -ffp-contract=off (Makefile) so that nothing else fuses, e.g. the scaling into the
-// BatchNorm's subtraction. A missing part is its identity, which leaves every value's bits as
-// they are (v is never -0: sum * scale is +0 for a zero sum): no bias is 0, no BatchNorm is
-// mean 0, scale 1, shift 0, no ReLU is floor -inf.
+// with -ffp-contract=off (Makefile) so that nothing else fuses: GCC would otherwise fuse the
+// scaling with the bias add, which the simulation rounds apart (the same bits while the bias
+// is 0, as in these ResNets, whose convs have none; not for a conv with a bias). A missing part is
+// its identity, which leaves every value's bits as they are (v is never -0: sum * scale is +0 for a
+// zero sum): no bias is 0, no BatchNorm is mean 0, scale 1, shift 0, no ReLU is floor -inf.
 struct Epilogue {
   std::vector<float> scale;                               // s_a * s_w[k]
   std::vector<float> bias;                                // the conv's
