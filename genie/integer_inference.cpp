@@ -405,9 +405,9 @@ NhwcTensor IntegerResNet::block(const models::Block& b, const NhwcTensor& input)
   NhwcTensor shortcut;              // the skip, where it is computed
   const NhwcTensor* skip = &input;  // else the block's input itself, not copied
   if (b.projection) {
-    const std::string& name = b.shortcut_conv.name;
-    shortcut = to_values(conv(name, entry),
-                         epilogue(name, entry, b.shortcut_conv.bias, &b.shortcut_bn, false));
+    const std::string& projection = b.shortcut_conv.name;
+    shortcut = to_values(conv(projection, entry),
+                         epilogue(projection, entry, b.shortcut_conv.bias, &b.shortcut_bn, false));
     skip = &shortcut;
   } else {
     if (q_.policy().skip_input == SkipInput::quantized) {
