@@ -67,8 +67,9 @@ std::string onednn_isa() {
                                                {isa::avx512_core_vnni, "avx512_core_vnni"},
                                                {isa::avx512_core_bf16, "avx512_core_bf16"},
                                                {isa::avx512_core_amx, "avx512_core_amx"}};
+  const isa effective = dnnl::get_effective_cpu_isa();
   for (const auto& [value, name] : names)
-    if (value == dnnl::get_effective_cpu_isa()) return name;
+    if (value == effective) return name;
   return "other";
 }
 

@@ -12,6 +12,7 @@
 
 #include "engine/autograd.h"
 #include "engine/cpu/onednn.h"
+#include "engine/kernels.h"
 #include "engine/ops.h"
 #include "engine/progress.h"
 
@@ -22,7 +23,11 @@ namespace {
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
 
-int64_t positions(const NhwcTensor& x) { return int64_t{x.n} * x.h * x.w; }
+// The pixels of a batch of NHWC activations, codes or sums: n * h * w.
+template <class Nhwc>
+int64_t positions(const Nhwc& x) {
+  return int64_t{x.n} * x.h * x.w;
+}
 
 // The epilogue of a bare conv: the scales s_a * s_w[k], every other part its identity.
 Epilogue scaling(float activation_step, const std::vector<float>& weight_step) {
@@ -70,7 +75,7 @@ inline uint8_t quantize(float v, const CodeGrid& g) {
 NhwcTensor to_values(const NhwcSums& sums, const Epilogue& e) {
   NhwcTensor out{sums.n, sums.h, sums.w, sums.c, {}};
   const int K = sums.c;
-  const int64_t count = int64_t{sums.n} * sums.h * sums.w;
+  const int64_t count = positions(sums);
   out.values.resize(count * K);
 #pragma omp parallel for schedule(static)
   for (int64_t p = 0; p < count; ++p)
@@ -84,7 +89,7 @@ NhwcTensor to_values(const NhwcSums& sums, const Epilogue& e) {
 NhwcCodes to_codes(const NhwcSums& sums, const Epilogue& e, const CodeGrid& grid) {
   NhwcCodes out{sums.n, sums.h, sums.w, sums.c, grid.is_signed, grid.step, {}};
   const int K = sums.c;
-  const int64_t count = int64_t{sums.n} * sums.h * sums.w;
+  const int64_t count = positions(sums);
   constexpr int64_t kTile = 64;
   out.bytes.resize(count * K);
 #pragma omp parallel
@@ -298,7 +303,7 @@ NhwcSums IntegerConv::sums(const NhwcCodes& x) {
   Kernels::Compiled& c = k.compile(x);
   const int K = static_cast<int>(k.weight_dims[0]);
   NhwcSums out{x.n, c.out_h, c.out_w, K, nullptr};
-  const int64_t count = int64_t{out.n} * out.h * out.w;
+  const int64_t count = positions(out);
   // Written whole by the convolutions, so left unfilled.
   out.values.reset(new int32_t[count * K]);
   std::unique_ptr<int32_t[]> window(k.offsets.empty() ? nullptr : new int32_t[count]);
@@ -358,16 +363,17 @@ Epilogue IntegerResNet::epilogue(const std::string& name, const NhwcCodes& x, co
                                  const models::BatchNorm2d* bn, bool relu) {
   Epilogue e = scaling(x.step, convs_.at(name).weight_step());
   if (bias.defined()) e.bias = bias.values();
-  if (bn) {
-    e.mean = bn->state.running_mean.values();
-    std::vector<float> var = bn->state.running_var.values();
+  if (bn) {  // mean and 1/std from engine::batch_norm's own kernel, its scale as its forward's
+    const std::vector<float> running_mean = bn->state.running_mean.values(),
+                             running_var = bn->state.running_var.values();
+    std::vector<float> invstd(running_var.size());
+    engine::cpu::batch_norm_running_statistics(e.mean.data(), invstd.data(), running_mean.data(),
+                                               running_var.data(), static_cast<int>(invstd.size()),
+                                               bn->state.eps);
     std::vector<float> gamma = bn->weight.defined() ? bn->weight.values() : std::vector<float>();
     if (bn->bias.defined()) e.bn_shift = bn->bias.values();
-    for (size_t c = 0; c < var.size(); ++c) {  // as engine::batch_norm computes them
-      float invstd =
-          static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[c]) + bn->state.eps));
-      e.bn_scale[c] = invstd * (gamma.empty() ? 1.0f : gamma[c]);
-    }
+    for (size_t c = 0; c < invstd.size(); ++c)
+      e.bn_scale[c] = invstd[c] * (gamma.empty() ? 1.0f : gamma[c]);
   }
   if (relu) e.floor = 0.0f;
   return e;
