@@ -171,6 +171,39 @@ GENIE_HOST_DEVICE inline float where_value(bool keep_a, float a, float b) {
   return (keep_a ? a : 0.0f) + (keep_a ? 0.0f : b);
 }
 
+// GENIE-M's activation fake quantizer q = s * round_ste(clamp(x / s, qn, qp)) with a per-tensor
+// step s, one element at a time. Every step is the arithmetic of the op it replaces (div, clamp,
+// round_ste, mul), so the fused op computes the composition's bits, its gradients included.
+struct FakeQuantizer {
+  float step, qn, qp;
+
+  GENIE_HOST_DEVICE float scaled(float x) const { return binary_value(BinaryKind::Div, x, step); }
+  GENIE_HOST_DEVICE float code(float scaled_x) const {
+    return unary_value({UnaryKind::Round}, unary_value({UnaryKind::Clamp, qn, qp}, scaled_x));
+  }
+  GENIE_HOST_DEVICE float value(float x) const { return code(scaled(x)) * step; }
+
+  // d loss / d (x / s): dout * s passes round_ste, then clamp inside [qn, qp] (bounds included).
+  // Each factor is added to a zero, as each op's backward adds into a fresh gradient, so that a
+  // zero stays +0.
+  GENIE_HOST_DEVICE float scaled_grad(float dout, float scaled_x) const {
+    const float through_round = dout * step + 0.0f;
+    return through_round * unary_derivative({UnaryKind::Clamp, qn, qp}, scaled_x, 0.0f) + 0.0f;
+  }
+  // x's gradient term: d loss / d (x / s) * d (x / s) / dx.
+  GENIE_HOST_DEVICE float x_term(float dout, float x) const {
+    return scaled_grad(dout, scaled(x)) * (1.0f / step);
+  }
+  // The step's two terms: through the product (code * s), and through the quotient (x / s).
+  GENIE_HOST_DEVICE float step_term_product(float dout, float x) const {
+    return dout * code(scaled(x));
+  }
+  GENIE_HOST_DEVICE float step_term_quotient(float dout, float x) const {
+    const float scaled_x = scaled(x);
+    return scaled_grad(dout, scaled_x) * (-scaled_x / step);
+  }
+};
+
 // Adam (PyTorch 1.13's _single_tensor_adam, float32 per element; the step-dependent scalars are
 // computed once per step in double and rounded).
 struct AdamStepScalars {

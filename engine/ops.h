@@ -17,6 +17,8 @@
 
 namespace engine {
 
+class Rng;
+
 // ---- elementwise, binary with broadcasting (ops/binary.cpp) ----
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
@@ -24,6 +26,9 @@ Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
 // where(mask, a, b) = mask != 0 ? a : b; the mask gets no gradient.
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
+// where(bernoulli(shape, p_a, rng), a, b) without the float mask: QDrop's random choice, drawn
+// one element at a time in order (rng.h's bernoulli_bytes).
+Tensor random_where(float p_a, Rng& rng, const Tensor& a, const Tensor& b);
 
 // ---- elementwise, unary, and with a scalar (ops/unary.cpp; arithmetic in elementwise.h) ----
 Tensor add_scalar(const Tensor& x, float c);
@@ -43,6 +48,11 @@ Tensor round_ste(const Tensor& x);
 Tensor floor(const Tensor& x);      // gradient 0
 Tensor heaviside(const Tensor& x);  // [x >= 0], gradient 0
 
+// ---- GENIE-M's activation fake quantizer (ops/fake_quantize.cpp) ----
+// s * round_ste(clamp(x / s, qn, qp)) for a per-tensor step s of shape (1): the composition of
+// div, clamp, round_ste and mul, bit for bit, in one pass forward and one backward.
+Tensor fake_quantize(const Tensor& x, const Tensor& step, float qn, float qp);
+
 // ---- reductions (ops/reduce.cpp); `axes` may be negative; keepdim keeps size-1 axes ----
 Tensor sum(const Tensor& x, const std::vector<int>& axes, bool keepdim = false);
 Tensor mean(const Tensor& x, const std::vector<int>& axes, bool keepdim = false);
@@ -56,9 +66,9 @@ Tensor reshape(const Tensor& x, const Shape& shape);  // one dim may be -1
 Tensor flatten(const Tensor& x);                      // (N, ...) -> (N, rest)
 
 // ---- rows of (N, ...) tensors (ops/rows.cpp) ----
-Tensor slice_rows(const Tensor& x, int start, int count);      // x[start:start+count]
+Tensor slice_rows(const Tensor& x, int start, int count);           // x[start:start+count]
 Tensor gather_rows(const Tensor& x, const std::vector<int>& rows);  // x[rows]
-Tensor concat_rows(const std::vector<Tensor>& parts);          // stacked along dim 0
+Tensor concat_rows(const std::vector<Tensor>& parts);               // stacked along dim 0
 
 // ---- convolution and linear (ops/conv2d.cpp, ops/linear.cpp) ----
 // x (N, C, H, W), w (K, C, R, S), bias (K) or undefined; zero padding; groups = 1.

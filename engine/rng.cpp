@@ -1,9 +1,14 @@
 // xoshiro256** (Blackman and Vigna) seeded through splitmix64; see rng.h.
 #include "engine/rng.h"
 
+#include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <stdexcept>
 #include <utility>
+#include <vector>
+
+#include <omp.h>
 
 namespace engine {
 
@@ -21,16 +26,72 @@ Rng::Rng(uint64_t seed) {
   for (uint64_t& s : s_) s = splitmix64(seed);
 }
 
+namespace {
+
+// xoshiro256**'s state transition: the state moves by it once per draw.
+void advance(uint64_t s[4]) {
+  uint64_t t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+}
+
+// The transition only shifts, rotates and XORs, so it is a linear map on the 256 state bits
+// over GF(2): a 256 x 256 bit matrix, stored as the images of the 256 unit states.
+struct BitMatrix {
+  std::array<std::array<uint64_t, 4>, 256> column;
+
+  std::array<uint64_t, 4> apply(const std::array<uint64_t, 4>& v) const {
+    std::array<uint64_t, 4> out{};
+    for (int c = 0; c < 256; ++c)
+      if (v[c / 64] >> (c % 64) & 1)
+        for (int w = 0; w < 4; ++w) out[w] ^= column[c][w];
+    return out;
+  }
+  BitMatrix squared() const {
+    BitMatrix m;
+    for (int c = 0; c < 256; ++c) m.column[c] = apply(column[c]);
+    return m;
+  }
+};
+
+// The transition raised to 2^j, j = 0..63, made once.
+const std::vector<BitMatrix>& transition_powers() {
+  static std::vector<BitMatrix> powers;
+  static std::once_flag made;
+  std::call_once(made, [] {
+    BitMatrix t;
+    for (int c = 0; c < 256; ++c) {
+      uint64_t unit[4] = {0, 0, 0, 0};
+      unit[c / 64] = uint64_t{1} << (c % 64);
+      advance(unit);
+      t.column[c] = {unit[0], unit[1], unit[2], unit[3]};
+    }
+    powers.push_back(t);
+    for (int j = 1; j < 64; ++j) powers.push_back(powers.back().squared());
+  });
+  return powers;
+}
+
+}  // namespace
+
 uint64_t Rng::next_u64() {
   uint64_t result = rotl(s_[1] * 5, 7) * 9;
-  uint64_t t = s_[1] << 17;
-  s_[2] ^= s_[0];
-  s_[3] ^= s_[1];
-  s_[1] ^= s_[2];
-  s_[0] ^= s_[3];
-  s_[2] ^= t;
-  s_[3] = rotl(s_[3], 45);
+  advance(s_);
   return result;
+}
+
+// T^draws as the product of the powers T^(2^j) of the bits set in draws.
+Rng Rng::ahead(uint64_t draws) const {
+  std::array<uint64_t, 4> s = state();
+  for (int j = 0; j < 64; ++j)
+    if (draws >> j & 1) s = transition_powers()[j].apply(s);
+  Rng r;
+  r.set_state(s);
+  return r;
 }
 
 // The top 24 bits: every value is an exact float in [0, 1).
@@ -80,18 +141,28 @@ Tensor rand_uniform(const Shape& shape, Rng& rng, float lo, float hi, Device dev
 // of the generator holds its state in registers, and the comparison is done on uniform()'s
 // 24-bit integer k as a subtraction's sign bit, without a branch that a fair coin mispredicts
 // half the time. k / 2^24 < p exactly when k < ceil(p * 2^24), both sides exact.
+void bernoulli_bytes(uint8_t* out, int64_t n, float p, Rng& rng) {
+  const int64_t limit =
+      p > 0.0f ? static_cast<int64_t>(std::ceil(std::fmin(p, 2.0f) * 16777216.0)) : 0;
+  const Rng start = rng;
+#pragma omp parallel if (n > 65536)
+  {
+    const int64_t t = omp_get_thread_num(), threads = omp_get_num_threads();
+    const int64_t begin = n * t / threads, end = n * (t + 1) / threads;
+    Rng local = start.ahead(static_cast<uint64_t>(begin));
+    for (int64_t i = begin; i < end; ++i) {
+      int64_t k = static_cast<int64_t>(local.next_u64() >> 40);
+      out[i] = static_cast<uint8_t>(static_cast<uint64_t>(k - limit) >> 63);
+    }
+    if (t == threads - 1) rng = local;
+  }
+}
+
 Tensor bernoulli(const Shape& shape, float p, Rng& rng, Device device) {
   Tensor t = Tensor::uninitialized(shape);
-  float* v = t.data();
-  const int64_t n = t.numel(),
-                limit =
-                    p > 0.0f ? static_cast<int64_t>(std::ceil(std::fmin(p, 2.0f) * 16777216.0)) : 0;
-  Rng local = rng;
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t k = static_cast<int64_t>(local.next_u64() >> 40);
-    v[i] = static_cast<float>(static_cast<uint64_t>(k - limit) >> 63);
-  }
-  rng = local;
+  std::vector<uint8_t> bytes(t.numel());
+  bernoulli_bytes(bytes.data(), t.numel(), p, rng);
+  std::copy(bytes.begin(), bytes.end(), t.data());
   return t.to(device);
 }
 

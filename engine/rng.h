@@ -19,6 +19,8 @@ class Rng {
   float normal();                     // N(0, 1), Box-Muller
   int integer(int n);                 // uniform in [0, n), unbiased
   void shuffle(std::vector<int>& v);  // Fisher-Yates
+  // This generator as it will stand after `draws` more calls of next_u64(), in O(log draws).
+  Rng ahead(uint64_t draws) const;
 
   // The whole state, to go on later exactly where the stream stands (a checkpoint).
   using State = std::array<uint64_t, 4>;
@@ -40,5 +42,8 @@ Tensor rand_uniform(const Shape& shape, Rng& rng, float lo = 0.0f, float hi = 1.
                     Device device = Device::CPU);
 // Each element 1 with probability p, else 0: [uniform() < p], one draw per element in order.
 Tensor bernoulli(const Shape& shape, float p, Rng& rng, Device device = Device::CPU);
+// bernoulli's draws as bytes, into n host bytes; the threads split the elements, each starting
+// its part from rng.ahead(first element), so the bytes do not depend on the thread count.
+void bernoulli_bytes(uint8_t* out, int64_t n, float p, Rng& rng);
 
 }  // namespace engine

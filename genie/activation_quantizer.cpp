@@ -38,16 +38,15 @@ Tensor ActivationQuantizer::forward(const Tensor& x) const {
   float qn = signed_ ? -static_cast<float>(1 << (bits_ - 1)) : 0.0f;
   float qp =
       signed_ ? static_cast<float>((1 << (bits_ - 1)) - 1) : static_cast<float>((1 << bits_) - 1);
-  return engine::mul(engine::round_ste(engine::clamp(engine::div(x, step), qn, qp)), step);
+  return engine::fake_quantize(x, step, qn, qp);
 }
 
 Tensor ActivationQuantizer::forward(const Tensor& x, float p_quantized, engine::Rng& rng) const {
   if (p_quantized <= 0.0f) return x;
   Tensor quantized = forward(x);
   if (p_quantized >= 1.0f) return quantized;
-  // The mask marks the elements that stay float, drawn with probability 1 - p_quantized.
-  Tensor keep_float = engine::bernoulli(x.shape(), 1.0f - p_quantized, rng, x.device());
-  return engine::where(keep_float, x, quantized);
+  // An element stays float with probability 1 - p_quantized.
+  return engine::random_where(1.0f - p_quantized, rng, x, quantized);
 }
 
 }  // namespace genie

@@ -4,9 +4,9 @@
 //   init (explicit):    signed iff the batch has a negative value;
 //                       range [-2^(b-1), 2^(b-1) - 1] signed, [0, 2^b - 1] unsigned;
 //                       step by the clip search over [-max|x|, max|x|] or [0, max|x|]
-//   forward:            s * round_ste(clamp(x / s, Qn, Qp))
+//   forward:            s * round_ste(clamp(x / s, Qn, Qp))      (engine::fake_quantize)
 //   QDrop (training):   each element takes its quantized value with probability p_quantized
-//                       (0.5), and keeps its float value otherwise
+//                       (0.5), and keeps its float value otherwise (engine::random_where)
 #pragma once
 
 #include "engine/rng.h"

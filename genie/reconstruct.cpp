@@ -64,8 +64,7 @@ Tensor unit_input(const Tensor& x, const Tensor& x_q, const std::vector<int>& id
   if (p >= 1.0f) return engine::gather_rows(x_q, idx);
   Tensor input = engine::gather_rows(x, idx);
   if (p <= 0.0f) return input;
-  Tensor use_quantized = engine::bernoulli(input.shape(), p, rng, input.device());
-  return engine::where(use_quantized, engine::gather_rows(x_q, idx), input);
+  return engine::random_where(p, rng, engine::gather_rows(x_q, idx), input);
 }
 
 }  // namespace

@@ -48,6 +48,29 @@ TEST_CASE("a broadcast first operand gets its gradient summed") {
         {random_input({1, 3, 1, 1}, 11, 0.5f, 2.0f), random_input({2, 3, 2, 2}, 12, 0.5f, 2.0f)});
 }
 
+TEST_CASE("random_where is where(bernoulli(...)) bit for bit, its gradients and the stream too") {
+  const int64_t n = 150000;  // past the threading threshold
+  for (const engine::Shape& b_shape : {engine::Shape{3, n / 3}, engine::Shape{1, n / 3}}) {
+    engine::Rng data(31);
+    Tensor a = engine::randn({3, n / 3}, data).requires_grad_();
+    Tensor b = engine::randn(b_shape, data).requires_grad_();
+    Tensor dout = engine::randn({3, n / 3}, data);
+    engine::Rng fused(8), composed(8);
+    Tensor y = engine::random_where(0.3f, fused, a, b);
+    engine::sum_all(engine::mul(y, dout)).backward();
+    const std::vector<float> ga = a.grad_values(), gb = b.grad_values();
+    a.zero_grad();
+    b.zero_grad();
+    Tensor mask = engine::bernoulli({3, n / 3}, 0.3f, composed);
+    Tensor expected = engine::where(mask, a, b);
+    engine::sum_all(engine::mul(expected, dout)).backward();
+    CHECK(y.values() == expected.values());
+    CHECK(ga == a.grad_values());
+    CHECK(gb == b.grad_values());
+    CHECK(fused.state() == composed.state());
+  }
+}
+
 TEST_CASE("large same-shape tensors (the threaded loops) get the exact gradients") {
   engine::Rng rng(13);
   const int64_t n = 200000;  // past the threading threshold

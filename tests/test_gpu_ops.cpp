@@ -114,6 +114,26 @@ TEST_CASE("gpu ops: broadcasting binary ops and where match the CPU") {
     }
 }
 
+TEST_CASE("gpu ops: the fake quantizer and QDrop's random choice match the CPU") {
+  if (testing::skip_without_gpu()) return;
+  Tensor x = random_input({4, 8, 9, 9}, 150), y = random_input({4, 8, 9, 9}, 151);
+  Tensor step = random_input({1}, 152, 0.1f, 0.3f);
+  for (const auto& [qn, qp] : {std::pair{-4.0f, 3.0f}, std::pair{0.0f, 15.0f}})
+    check_parity(
+        "fake_quantize", {x, step},
+        [qn = qn, qp = qp](const std::vector<Tensor>& in) {
+          return engine::fake_quantize(in[0], in[1], qn, qp);
+        },
+        kSummed);
+  check_parity(
+      "random_where", {x, y},
+      [](const std::vector<Tensor>& in) {
+        engine::Rng rng(153);  // the same draws on both devices
+        return engine::random_where(0.5f, rng, in[0], in[1]);
+      },
+      kExact);
+}
+
 TEST_CASE("gpu ops: reductions match the CPU") {
   if (testing::skip_without_gpu()) return;
   Tensor x = random_input({5, 7, 9, 11}, 200);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -400,6 +401,39 @@ TEST_CASE("activation quantizer gradients: straight-through for x, LSQ for the s
   edge.requires_grad_();
   engine::sum_all(q.forward(edge)).backward();
   CHECK(edge.grad_values() == std::vector<float>{1.0f, 1.0f});
+}
+
+TEST_CASE("fake_quantize is s * round_ste(clamp(x / s, qn, qp)) bit for bit, gradients included") {
+  // Past the threading threshold; codes on both sides of the range, rounding ties and the bounds
+  // themselves; gradients added to ones already there, as a block input's readers add theirs.
+  engine::Rng rng(70);
+  const int64_t n = 70001;
+  for (const auto& [qn, qp] : {std::pair{-4.0f, 3.0f}, std::pair{0.0f, 15.0f}}) {
+    CAPTURE(qn);
+    std::vector<float> values = engine::rand_uniform({n}, rng, -3.0f, 3.0f).values();
+    const std::vector<float> special = {0.625f, -0.375f, -1.0f, 0.75f, 3.75f, 0.0f, -0.0f};
+    std::copy(special.begin(), special.end(), values.begin());  // ties, bounds, zeros (s = 0.25)
+    Tensor x = Tensor({n}, values).requires_grad_();
+    const std::vector<float> dout = engine::randn({n}, rng).values();
+    const std::vector<float> prior = engine::randn({n}, rng).values();
+    auto run = [&](bool fused) {
+      Tensor step = Tensor({1}, std::vector<float>{0.25f}).requires_grad_();
+      x.zero_grad();
+      std::copy(prior.begin(), prior.end(), x.grad());
+      step.grad()[0] = 0.5f;
+      Tensor y =
+          fused ? engine::fake_quantize(x, step, qn, qp)
+                : engine::mul(engine::round_ste(engine::clamp(engine::div(x, step), qn, qp)), step);
+      engine::sum_all(engine::mul(y, Tensor({n}, dout))).backward();
+      return std::vector<std::vector<float>>{y.values(), x.grad_values(), step.grad_values()};
+    };
+    const auto fused = run(true), composed = run(false);
+    for (int k = 0; k < 3; ++k) {
+      CAPTURE(k);  // 0 the values, 1 x's gradient, 2 the step's
+      REQUIRE(fused[k].size() == composed[k].size());
+      CHECK(std::memcmp(fused[k].data(), composed[k].data(), fused[k].size() * sizeof(float)) == 0);
+    }
+  }
 }
 
 TEST_CASE(

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/rng.h"
+#include "engine/threads.h"
 
 using engine::Rng;
 
@@ -213,4 +214,31 @@ TEST_CASE("bernoulli is [uniform() < p] drawn in order, and the stream goes on a
     }
     CHECK(drawn.next_u64() == reference.next_u64());
   }
+}
+
+TEST_CASE("ahead(k) stands where k draws leave the generator") {
+  for (uint64_t k : {0ull, 1ull, 2ull, 63ull, 64ull, 65ull, 1000ull, 123457ull}) {
+    CAPTURE(k);
+    Rng drawn(7);
+    const Rng jumped = drawn.ahead(k);
+    for (uint64_t i = 0; i < k; ++i) drawn.next_u64();
+    CHECK(jumped.state() == drawn.state());
+  }
+}
+
+TEST_CASE("bernoulli_bytes draws bernoulli's stream on any thread count") {
+  const int64_t n = 300001;  // above the size at which the threads split the draws
+  std::vector<uint8_t> expected(n);
+  Rng reference(23);
+  for (uint8_t& b : expected) b = reference.uniform() < 0.3f;
+  for (int threads : {1, 2, 3}) {
+    CAPTURE(threads);
+    engine::set_threads(threads);
+    Rng drawn(23);
+    std::vector<uint8_t> bytes(n, 7);
+    engine::bernoulli_bytes(bytes.data(), n, 0.3f, drawn);
+    CHECK(bytes == expected);
+    CHECK(drawn.state() == reference.state());  // the stream goes on after the last draw
+  }
+  engine::set_threads(engine::resolve_threads(0));
 }

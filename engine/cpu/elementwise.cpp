@@ -201,12 +201,14 @@ void binary_backward(BinaryKind kind, bool wrt_b, float* grad, const float* dout
   });
 }
 
-void where_forward(float* out, uint8_t* keep, const float* mask, const float* a, const float* b,
-                   const BroadcastIndex& im, const BroadcastIndex& ia, const BroadcastIndex& ib,
-                   int64_t n) {
+void where_keep(uint8_t* keep, const float* mask, const BroadcastIndex& im, int64_t n) {
   parallel_ranges(n, [&](int64_t begin, int64_t end) {
     im.for_each(begin, end, [&](int64_t i, int64_t j) { keep[i] = mask[j] != 0.0f; });
   });
+}
+
+void where_forward(float* out, const uint8_t* keep, const float* a, const float* b,
+                   const BroadcastIndex& ia, const BroadcastIndex& ib, int64_t n) {
   for_each_output(ia, ib, n, [=](int64_t i, int64_t j, int64_t l) {
     out[i] = where_value(keep[i], a[j], b[l]);
   });

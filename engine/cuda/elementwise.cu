@@ -123,16 +123,19 @@ struct BinaryGradTerm {
   }
 };
 
+struct WhereKeep {
+  uint8_t* keep;
+  const float* mask;
+  IndexMap im;
+  __device__ void operator()(int64_t i) const { keep[i] = mask[im(i)] != 0.0f; }
+};
+
 struct WhereForward {
   float* out;
-  uint8_t* keep;
-  const float *mask, *a, *b;
-  IndexMap im, ia, ib;
-  __device__ void operator()(int64_t i) const {
-    bool kept = mask[im(i)] != 0.0f;
-    keep[i] = kept;
-    out[i] = where_value(kept, a[ia(i)], b[ib(i)]);
-  }
+  const uint8_t* keep;
+  const float *a, *b;
+  IndexMap ia, ib;
+  __device__ void operator()(int64_t i) const { out[i] = where_value(keep[i], a[ia(i)], b[ib(i)]); }
 };
 
 struct WhereGradTerm {
@@ -225,11 +228,13 @@ void binary_backward(BinaryKind kind, bool wrt_b, float* grad, const float* dout
   });
 }
 
-void where_forward(float* out, uint8_t* keep, const float* mask, const float* a, const float* b,
-                   const BroadcastIndex& im, const BroadcastIndex& ia, const BroadcastIndex& ib,
-                   int64_t n) {
-  for_each_index("where_forward", n,
-                 WhereForward{out, keep, mask, a, b, index_map(im), index_map(ia), index_map(ib)});
+void where_keep(uint8_t* keep, const float* mask, const BroadcastIndex& im, int64_t n) {
+  for_each_index("where_keep", n, WhereKeep{keep, mask, index_map(im)});
+}
+
+void where_forward(float* out, const uint8_t* keep, const float* a, const float* b,
+                   const BroadcastIndex& ia, const BroadcastIndex& ib, int64_t n) {
+  for_each_index("where_forward", n, WhereForward{out, keep, a, b, index_map(ia), index_map(ib)});
 }
 
 void where_backward(bool wrt_b, float* grad, const float* dout, const uint8_t* keep,

@@ -1,15 +1,17 @@
-// Binary elementwise ops with broadcasting: add, sub, mul, div, where.
+// Binary elementwise ops with broadcasting: add, sub, mul, div, where, random_where.
 //
 // Forward: out[i] = f(a[ia], b[ib]) through the broadcast index maps (broadcast.h).
 // Backward: the gradient of a broadcast input is the sum of out's gradient over the elements
 // that read it, so each backward walks the same index maps and accumulates with +=.
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/kernels.h"
 #include "engine/ops.h"
 #include "engine/ops/broadcast.h"
+#include "engine/rng.h"
 
 namespace engine {
 
@@ -40,17 +42,16 @@ Tensor sub(const Tensor& a, const Tensor& b) { return binary_op(a, b, BinaryKind
 Tensor mul(const Tensor& a, const Tensor& b) { return binary_op(a, b, BinaryKind::Mul); }
 Tensor div(const Tensor& a, const Tensor& b) { return binary_op(a, b, BinaryKind::Div); }
 
-// where(mask, a, b) = a * m + b * (1 - m) with m = [mask != 0] on the output's shape, computed
-// exactly (elementwise.h's where_value); the mask m is kept, one byte per output element, for the
-// backward.
-Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
-  Device device = same_device("where", {mask, a, b});
-  Shape shape = broadcast_shape(mask.shape(), broadcast_shape(a.shape(), b.shape()));
-  auto keep = std::make_shared<Storage>(device, static_cast<size_t>(numel_of(shape)));
-  Tensor out = Tensor::uninitialized(shape, device);
-  BroadcastIndex im(mask.shape(), shape), ia(a.shape(), shape), ib(b.shape(), shape);
-  GENIE_KERNEL(device, where_forward)
-  (out.data(), keep->as<uint8_t>(), mask.data(), a.data(), b.data(), im, ia, ib, out.numel());
+namespace {
+
+// where(keep, a, b) = a * m + b * (1 - m) with m = keep (one byte per output element), computed
+// exactly (elementwise.h's where_value); keep is held for the backward.
+Tensor select(const std::shared_ptr<Storage>& keep, const Tensor& a, const Tensor& b,
+              const Shape& shape) {
+  Tensor out = Tensor::uninitialized(shape, a.device());
+  BroadcastIndex ia(a.shape(), shape), ib(b.shape(), shape);
+  GENIE_KERNEL(a.device(), where_forward)
+  (out.data(), keep->as<uint8_t>(), a.data(), b.data(), ia, ib, out.numel());
   record(out, {a, b}, [keep, a, b, o = out.node(), ia, ib]() {
     for (bool wrt_b : {false, true}) {
       const Tensor& input = wrt_b ? b : a;
@@ -60,6 +61,37 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
     }
   });
   return out;
+}
+
+std::shared_ptr<Storage> byte_storage(Device device, const Shape& shape) {
+  return std::make_shared<Storage>(device, static_cast<size_t>(numel_of(shape)));
+}
+
+}  // namespace
+
+Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
+  Device device = same_device("where", {mask, a, b});
+  Shape shape = broadcast_shape(mask.shape(), broadcast_shape(a.shape(), b.shape()));
+  auto keep = byte_storage(device, shape);
+  GENIE_KERNEL(device, where_keep)
+  (keep->as<uint8_t>(), mask.data(), BroadcastIndex(mask.shape(), shape), numel_of(shape));
+  return select(keep, a, b, shape);
+}
+
+// The draws are made on the host (bernoulli_bytes), so that every backend makes the same choice.
+Tensor random_where(float p_a, Rng& rng, const Tensor& a, const Tensor& b) {
+  Device device = same_device("random_where", {a, b});
+  Shape shape = broadcast_shape(a.shape(), b.shape());
+  const int64_t n = numel_of(shape);
+  auto keep = byte_storage(device, shape);
+  if (device == Device::CPU) {
+    bernoulli_bytes(keep->as<uint8_t>(), n, p_a, rng);
+  } else {
+    std::vector<uint8_t> drawn(n);
+    bernoulli_bytes(drawn.data(), n, p_a, rng);
+    copy_between(*keep, drawn.data(), drawn.size());
+  }
+  return select(keep, a, b, shape);
 }
 
 }  // namespace engine
