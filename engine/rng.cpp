@@ -19,7 +19,11 @@ uint64_t splitmix64(uint64_t& x) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
-uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+// On one 64-bit word, or on a vector of them (draw_bytes's lanes).
+template <class Word>
+Word rotl(Word x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 }  // namespace
 
 Rng::Rng(uint64_t seed) {
@@ -28,15 +32,22 @@ Rng::Rng(uint64_t seed) {
 
 namespace {
 
+// xoshiro256**'s output: a scrambled copy of the state's second word.
+template <class Word>
+Word scrambled(Word s1) {
+  return rotl(s1 * 5, 7) * 9;
+}
+
 // xoshiro256**'s state transition: the state moves by it once per draw.
-void advance(uint64_t s[4]) {
-  uint64_t t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
+template <class Word>
+void advance(Word& s0, Word& s1, Word& s2, Word& s3) {
+  Word t = s1 << 17;
+  s2 ^= s0;
+  s3 ^= s1;
+  s1 ^= s2;
+  s0 ^= s3;
+  s2 ^= t;
+  s3 = rotl(s3, 45);
 }
 
 // The transition only shifts, rotates and XORs, so it is a linear map on the 256 state bits
@@ -46,9 +57,10 @@ struct BitMatrix {
 
   std::array<uint64_t, 4> apply(const std::array<uint64_t, 4>& v) const {
     std::array<uint64_t, 4> out{};
-    for (int c = 0; c < 256; ++c)
-      if (v[c / 64] >> (c % 64) & 1)
-        for (int w = 0; w < 4; ++w) out[w] ^= column[c][w];
+    for (int c = 0; c < 256; ++c) {
+      const uint64_t take = 0 - (v[c / 64] >> (c % 64) & 1);  // all ones or all zeros
+      for (int w = 0; w < 4; ++w) out[w] ^= column[c][w] & take;
+    }
     return out;
   }
   BitMatrix squared() const {
@@ -67,7 +79,7 @@ const std::vector<BitMatrix>& transition_powers() {
     for (int c = 0; c < 256; ++c) {
       uint64_t unit[4] = {0, 0, 0, 0};
       unit[c / 64] = uint64_t{1} << (c % 64);
-      advance(unit);
+      advance(unit[0], unit[1], unit[2], unit[3]);
       t.column[c] = {unit[0], unit[1], unit[2], unit[3]};
     }
     powers.push_back(t);
@@ -79,8 +91,8 @@ const std::vector<BitMatrix>& transition_powers() {
 }  // namespace
 
 uint64_t Rng::next_u64() {
-  uint64_t result = rotl(s_[1] * 5, 7) * 9;
-  advance(s_);
+  uint64_t result = scrambled(s_[1]);
+  advance(s_[0], s_[1], s_[2], s_[3]);
   return result;
 }
 
@@ -137,10 +149,44 @@ Tensor rand_uniform(const Shape& shape, Rng& rng, float lo, float hi, Device dev
   return t.to(device);
 }
 
-// QDrop draws one value per activation, every step, so this loop is kept tight: a local copy
-// of the generator holds its state in registers, and the comparison is done on uniform()'s
-// 24-bit integer k as a subtraction's sign bit, without a branch that a fair coin mispredicts
-// half the time. k / 2^24 < p exactly when k < ceil(p * 2^24), both sides exact.
+namespace {
+
+// [k / 2^24 < p] for uniform()'s 24-bit integer k, as the sign bit of k - limit, limit =
+// ceil(p * 2^24) (both sides exact): no branch that a fair coin mispredicts half the time.
+uint8_t below(uint64_t draw, int64_t limit) {
+  return static_cast<uint8_t>(static_cast<uint64_t>(static_cast<int64_t>(draw >> 40) - limit) >>
+                              63);
+}
+
+// Draws [begin, end) of the stream that starts at `start` into out and returns the generator
+// after the last draw. The range is cut into kLanes stretches drawn side by side, each from its
+// own jump (Rng::ahead): one generator is a chain of dependent steps, and kLanes independent
+// chains, one per vector lane, keep the CPU busy.
+Rng draw_bytes(uint8_t* out, int64_t begin, int64_t end, int64_t limit, const Rng& start) {
+  constexpr int kLanes = 8;
+  using Lanes = uint64_t __attribute__((vector_size(sizeof(uint64_t) * kLanes)));  // GCC, Clang
+  const int64_t stretch = (end - begin) / kLanes;
+  Lanes s0, s1, s2, s3;
+  for (int l = 0; l < kLanes; ++l) {
+    const Rng::State lane = start.ahead(static_cast<uint64_t>(begin + l * stretch)).state();
+    s0[l] = lane[0], s1[l] = lane[1], s2[l] = lane[2], s3[l] = lane[3];
+  }
+  for (int64_t j = 0; j < stretch; ++j) {
+    const Lanes draws = scrambled(s1);
+    for (int l = 0; l < kLanes; ++l) out[begin + l * stretch + j] = below(draws[l], limit);
+    advance(s0, s1, s2, s3);
+  }
+  // The last lane stands where the stretches end: it draws what is left.
+  Rng last;
+  last.set_state({s0[kLanes - 1], s1[kLanes - 1], s2[kLanes - 1], s3[kLanes - 1]});
+  for (int64_t i = begin + kLanes * stretch; i < end; ++i) out[i] = below(last.next_u64(), limit);
+  return last;
+}
+
+}  // namespace
+
+// QDrop draws one value per activation, every step: the threads split the range, and each
+// draws its part in lanes (draw_bytes).
 void bernoulli_bytes(uint8_t* out, int64_t n, float p, Rng& rng) {
   const int64_t limit =
       p > 0.0f ? static_cast<int64_t>(std::ceil(std::fmin(p, 2.0f) * 16777216.0)) : 0;
@@ -148,13 +194,8 @@ void bernoulli_bytes(uint8_t* out, int64_t n, float p, Rng& rng) {
 #pragma omp parallel if (n > 65536)
   {
     const int64_t t = omp_get_thread_num(), threads = omp_get_num_threads();
-    const int64_t begin = n * t / threads, end = n * (t + 1) / threads;
-    Rng local = start.ahead(static_cast<uint64_t>(begin));
-    for (int64_t i = begin; i < end; ++i) {
-      int64_t k = static_cast<int64_t>(local.next_u64() >> 40);
-      out[i] = static_cast<uint8_t>(static_cast<uint64_t>(k - limit) >> 63);
-    }
-    if (t == threads - 1) rng = local;
+    Rng after = draw_bytes(out, n * t / threads, n * (t + 1) / threads, limit, start);
+    if (t == threads - 1) rng = after;
   }
 }
 
