@@ -17,6 +17,7 @@
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/tensor_file.h"
+#include "engine/threads.h"
 #include "genie/activation_quantizer.h"
 #include "genie/clip_search.h"
 #include "genie/quantized_resnet.h"
@@ -403,11 +404,12 @@ TEST_CASE("activation quantizer gradients: straight-through for x, LSQ for the s
   CHECK(edge.grad_values() == std::vector<float>{1.0f, 1.0f});
 }
 
-TEST_CASE("fake_quantize is s * round_ste(clamp(x / s, qn, qp)) bit for bit, gradients included") {
+TEST_CASE("fake_quantize: values and x's gradient are the composition's bits, the step's its sum") {
   // Past the threading threshold; codes on both sides of the range, rounding ties and the bounds
   // themselves; gradients added to ones already there, as a block input's readers add theirs.
   engine::Rng rng(70);
   const int64_t n = 70001;
+  const float s = 0.25f, prior_step = 0.5f;
   for (const auto& [qn, qp] : {std::pair{-4.0f, 3.0f}, std::pair{0.0f, 15.0f}}) {
     CAPTURE(qn);
     std::vector<float> values = engine::rand_uniform({n}, rng, -3.0f, 3.0f).values();
@@ -416,24 +418,35 @@ TEST_CASE("fake_quantize is s * round_ste(clamp(x / s, qn, qp)) bit for bit, gra
     Tensor x = Tensor({n}, values).requires_grad_();
     const std::vector<float> dout = engine::randn({n}, rng).values();
     const std::vector<float> prior = engine::randn({n}, rng).values();
-    auto run = [&](bool fused) {
-      Tensor step = Tensor({1}, std::vector<float>{0.25f}).requires_grad_();
+    auto run = [&](bool fused, int threads) {
+      engine::set_threads(threads);
+      Tensor step = Tensor({1}, std::vector<float>{s}).requires_grad_();
       x.zero_grad();
       std::copy(prior.begin(), prior.end(), x.grad());
-      step.grad()[0] = 0.5f;
+      step.grad()[0] = prior_step;
       Tensor y =
           fused ? engine::fake_quantize(x, step, qn, qp)
                 : engine::mul(engine::round_ste(engine::clamp(engine::div(x, step), qn, qp)), step);
       engine::sum_all(engine::mul(y, Tensor({n}, dout))).backward();
       return std::vector<std::vector<float>>{y.values(), x.grad_values(), step.grad_values()};
     };
-    const auto fused = run(true), composed = run(false);
-    for (int k = 0; k < 3; ++k) {
-      CAPTURE(k);  // 0 the values, 1 x's gradient, 2 the step's
+    const auto composed = run(false, 2), fused = run(true, 2);
+    for (int k = 0; k < 2; ++k) {
+      CAPTURE(k);  // 0 the values, 1 x's gradient
       REQUIRE(fused[k].size() == composed[k].size());
       CHECK(std::memcmp(fused[k].data(), composed[k].data(), fused[k].size() * sizeof(float)) == 0);
     }
+    // LSQ's step gradient, summed in double: dout * (round(v) - v) inside, dout * bound outside.
+    double expected = prior_step;
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = values[i] / s, clamped = std::min(std::max(v, qn), qp);
+      expected += dout[i] * (v == clamped ? std::nearbyint(v) - v : clamped);
+    }
+    CHECK(fused[2][0] == doctest::Approx(expected).epsilon(1e-5));
+    // The step's sum is made in an order that does not depend on the thread count.
+    for (int threads : {1, 3}) CHECK(run(true, threads)[2] == fused[2]);
   }
+  engine::set_threads(engine::resolve_threads(0));
 }
 
 TEST_CASE(
