@@ -204,6 +204,19 @@ struct FakeQuantizer {
   }
 };
 
+// QDrop on top of the fake quantizer, where(keep_float, x, q): the value, and the shares of the
+// gradient that reach x directly and through q, as where's backward leaves them in fresh
+// gradients.
+GENIE_HOST_DEVICE inline float qdrop_value(bool keep_float, float x, const FakeQuantizer& q) {
+  return where_value(keep_float, x, q.value(x));
+}
+GENIE_HOST_DEVICE inline float qdrop_float_share(float dout, bool keep_float) {
+  return dout * (keep_float ? 1.0f : 0.0f);
+}
+GENIE_HOST_DEVICE inline float qdrop_quantized_share(float dout, bool keep_float) {
+  return dout * (keep_float ? 0.0f : 1.0f) + 0.0f;
+}
+
 // Adam (PyTorch 1.13's _single_tensor_adam, float32 per element; the step-dependent scalars are
 // computed once per step in double and rounded).
 struct AdamStepScalars {

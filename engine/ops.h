@@ -50,8 +50,13 @@ Tensor heaviside(const Tensor& x);  // [x >= 0], gradient 0
 
 // ---- GENIE-M's activation fake quantizer (ops/fake_quantize.cpp) ----
 // s * round_ste(clamp(x / s, qn, qp)) for a per-tensor step s of shape (1): the composition of
-// div, clamp, round_ste and mul, bit for bit, in one pass forward and one backward.
+// div, clamp, round_ste and mul in one pass forward and one backward (the same values and x
+// gradients; the step's gradient is summed in blocks, engine/cpu/fake_quantize.cpp).
 Tensor fake_quantize(const Tensor& x, const Tensor& step, float qn, float qp);
+// With QDrop: each element keeps x's own value with probability 1 - p_quantized, else takes its
+// quantized value; random_where(1 - p_quantized, rng, x, fake_quantize(x, ...)) bit for bit.
+Tensor fake_quantize(const Tensor& x, const Tensor& step, float qn, float qp, float p_quantized,
+                     Rng& rng);
 
 // ---- reductions (ops/reduce.cpp); `axes` may be negative; keepdim keeps size-1 axes ----
 Tensor sum(const Tensor& x, const std::vector<int>& axes, bool keepdim = false);

@@ -199,6 +199,18 @@ void bernoulli_bytes(uint8_t* out, int64_t n, float p, Rng& rng) {
   }
 }
 
+std::shared_ptr<Storage> bernoulli_mask(int64_t n, float p, Rng& rng, Device device) {
+  auto mask = std::make_shared<Storage>(device, static_cast<size_t>(n));
+  if (device == Device::CPU) {
+    bernoulli_bytes(mask->as<uint8_t>(), n, p, rng);
+  } else {
+    std::vector<uint8_t> drawn(n);
+    bernoulli_bytes(drawn.data(), n, p, rng);
+    copy_between(*mask, drawn.data(), drawn.size());
+  }
+  return mask;
+}
+
 Tensor bernoulli(const Shape& shape, float p, Rng& rng, Device device) {
   Tensor t = Tensor::uninitialized(shape);
   std::vector<uint8_t> bytes(t.numel());

@@ -45,5 +45,8 @@ Tensor bernoulli(const Shape& shape, float p, Rng& rng, Device device = Device::
 // bernoulli's draws as bytes, into n host bytes; the threads split the elements, each starting
 // its part from rng.ahead(first element), so the bytes do not depend on the thread count.
 void bernoulli_bytes(uint8_t* out, int64_t n, float p, Rng& rng);
+// bernoulli_bytes's n bytes in a buffer on `device` (drawn on the host, so that every backend
+// makes the same choice): the masks of random_where and QDrop's fake_quantize.
+std::shared_ptr<Storage> bernoulli_mask(int64_t n, float p, Rng& rng, Device device);
 
 }  // namespace engine

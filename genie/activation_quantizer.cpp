@@ -32,21 +32,30 @@ void ActivationQuantizer::initialize(const Tensor& x) {
   step.requires_grad_();
 }
 
-Tensor ActivationQuantizer::forward(const Tensor& x) const {
+float ActivationQuantizer::qn() const {
+  return signed_ ? -static_cast<float>(1 << (bits_ - 1)) : 0.0f;
+}
+
+float ActivationQuantizer::qp() const {
+  return signed_ ? static_cast<float>((1 << (bits_ - 1)) - 1)
+                 : static_cast<float>((1 << bits_) - 1);
+}
+
+void ActivationQuantizer::require_initialized() const {
   if (!initialized())
     throw std::logic_error("an activation quantizer was used before initialize()");
-  float qn = signed_ ? -static_cast<float>(1 << (bits_ - 1)) : 0.0f;
-  float qp =
-      signed_ ? static_cast<float>((1 << (bits_ - 1)) - 1) : static_cast<float>((1 << bits_) - 1);
-  return engine::fake_quantize(x, step, qn, qp);
+}
+
+Tensor ActivationQuantizer::forward(const Tensor& x) const {
+  require_initialized();
+  return engine::fake_quantize(x, step, qn(), qp());
 }
 
 Tensor ActivationQuantizer::forward(const Tensor& x, float p_quantized, engine::Rng& rng) const {
   if (p_quantized <= 0.0f) return x;
-  Tensor quantized = forward(x);
-  if (p_quantized >= 1.0f) return quantized;
-  // An element stays float with probability 1 - p_quantized.
-  return engine::random_where(1.0f - p_quantized, rng, x, quantized);
+  if (p_quantized >= 1.0f) return forward(x);
+  require_initialized();
+  return engine::fake_quantize(x, step, qn(), qp(), p_quantized, rng);
 }
 
 }  // namespace genie

@@ -6,7 +6,8 @@
 //                       step by the clip search over [-max|x|, max|x|] or [0, max|x|]
 //   forward:            s * round_ste(clamp(x / s, Qn, Qp))      (engine::fake_quantize)
 //   QDrop (training):   each element takes its quantized value with probability p_quantized
-//                       (0.5), and keeps its float value otherwise (engine::random_where)
+//                       (0.5), and keeps its float value otherwise (engine::fake_quantize's
+//                       QDrop form)
 #pragma once
 
 #include "engine/rng.h"
@@ -37,6 +38,10 @@ class ActivationQuantizer {
   Tensor step;  // (1), learned; undefined until initialize()
 
  private:
+  float qn() const;  // the code range [Qn, Qp]
+  float qp() const;
+  void require_initialized() const;
+
   int bits_;
   bool signed_ = false;
 };

@@ -126,6 +126,13 @@ TEST_CASE("gpu ops: the fake quantizer and QDrop's random choice match the CPU")
         },
         kSummed);
   check_parity(
+      "fake_quantize with QDrop", {x, step},
+      [](const std::vector<Tensor>& in) {
+        engine::Rng rng(154);  // the same draws on both devices
+        return engine::fake_quantize(in[0], in[1], 0.0f, 15.0f, 0.5f, rng);
+      },
+      kSummed);
+  check_parity(
       "random_where", {x, y},
       [](const std::vector<Tensor>& in) {
         engine::Rng rng(153);  // the same draws on both devices

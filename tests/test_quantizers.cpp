@@ -449,6 +449,34 @@ TEST_CASE("fake_quantize: values and x's gradient are the composition's bits, th
   engine::set_threads(engine::resolve_threads(0));
 }
 
+TEST_CASE("fake_quantize with QDrop is random_where(1 - p, x, fake_quantize(x)) bit for bit") {
+  engine::Rng data(71);
+  const int64_t n = 70001;  // past the threading threshold
+  const Tensor dout = engine::randn({n}, data);
+  const std::vector<float> prior = engine::randn({n}, data).values();
+  Tensor x = engine::rand_uniform({n}, data, -1.0f, 4.0f).requires_grad_();
+  auto run = [&](bool fused) {
+    Tensor step = Tensor({1}, std::vector<float>{0.25f}).requires_grad_();
+    x.zero_grad();
+    std::copy(prior.begin(), prior.end(), x.grad());
+    engine::Rng rng(5);
+    Tensor y =
+        fused ? engine::fake_quantize(x, step, 0.0f, 15.0f, 0.5f, rng)
+              : engine::random_where(0.5f, rng, x, engine::fake_quantize(x, step, 0.0f, 15.0f));
+    engine::sum_all(engine::mul(y, dout)).backward();
+    return std::vector<std::vector<float>>{y.values(),
+                                           x.grad_values(),
+                                           step.grad_values(),
+                                           {static_cast<float>(rng.next_u64() >> 40)}};
+  };
+  const auto fused = run(true), composed = run(false);
+  for (int k = 0; k < 4; ++k) {
+    CAPTURE(k);  // the values, x's gradient, the step's, the generator's next draw
+    REQUIRE(fused[k].size() == composed[k].size());
+    CHECK(std::memcmp(fused[k].data(), composed[k].data(), fused[k].size() * sizeof(float)) == 0);
+  }
+}
+
 TEST_CASE(
     "activation quantizer: in the clamped region the step gradient is the finite difference") {
   // Outside the range y = s * Qp (or s * Qn) is smooth in s, so the LSQ gradient there is exact.

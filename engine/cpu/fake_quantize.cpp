@@ -20,27 +20,36 @@ constexpr int kLanes = 16;
 
 bool worth_threads(int64_t n) { return n > 65536; }
 
-float step_term(const FakeQuantizer& q, float dout, float x) {
-  return q.step_term_product(dout, x) + q.step_term_quotient(dout, x);
+// The gradient that reaches the quantized value: all of dout, or QDrop's quantized share.
+float quantized_grad(const float* dout, const uint8_t* keep_float, int64_t i) {
+  return keep_float ? qdrop_quantized_share(dout[i], keep_float[i]) : dout[i];
 }
 
-float block_sum(const FakeQuantizer& q, const float* dout, const float* x, int64_t n) {
+float step_term(const FakeQuantizer& q, const float* dout, const float* x,
+                const uint8_t* keep_float, int64_t i) {
+  const float d = quantized_grad(dout, keep_float, i);
+  return q.step_term_product(d, x[i]) + q.step_term_quotient(d, x[i]);
+}
+
+float block_sum(const FakeQuantizer& q, const float* dout, const float* x,
+                const uint8_t* keep_float, int64_t begin, int64_t end) {
   float lane[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) lane[l] += step_term(q, dout[i + l], x[i + l]);
-  for (int l = 0; i < n; ++i, ++l) lane[l] += step_term(q, dout[i], x[i]);
+  int64_t i = begin;
+  for (; i + kLanes <= end; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) lane[l] += step_term(q, dout, x, keep_float, i + l);
+  for (int l = 0; i < end; ++i, ++l) lane[l] += step_term(q, dout, x, keep_float, i);
   float sum = 0.0f;
   for (float s : lane) sum += s;
   return sum;
 }
 
-double step_gradient(const FakeQuantizer& q, const float* dout, const float* x, int64_t n) {
+double step_gradient(const FakeQuantizer& q, const float* dout, const float* x,
+                     const uint8_t* keep_float, int64_t n) {
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   std::vector<float> sums(blocks);
 #pragma omp parallel for schedule(static) if (worth_threads(n))
   for (int64_t b = 0; b < blocks; ++b)
-    sums[b] = block_sum(q, dout + b * kBlock, x + b * kBlock, std::min(kBlock, n - b * kBlock));
+    sums[b] = block_sum(q, dout, x, keep_float, b * kBlock, std::min(n, (b + 1) * kBlock));
   double total = 0.0;
   for (float s : sums) total += s;
   return total;
@@ -48,20 +57,26 @@ double step_gradient(const FakeQuantizer& q, const float* dout, const float* x, 
 
 }  // namespace
 
-void fake_quantize_forward(float* out, const float* x, const float* step, float qn, float qp,
-                           int64_t n) {
+void fake_quantize_forward(float* out, const float* x, const uint8_t* keep_float, const float* step,
+                           float qn, float qp, int64_t n) {
   const FakeQuantizer q{step[0], qn, qp};
 #pragma omp parallel for schedule(static) if (worth_threads(n))
-  for (int64_t i = 0; i < n; ++i) out[i] = q.value(x[i]);
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = keep_float ? qdrop_value(keep_float[i], x[i], q) : q.value(x[i]);
 }
 
+// With QDrop, x's gradient gets where's share first and then the quantizer's, as the ops did.
 void fake_quantize_backward(float* dx, float* dstep, const float* dout, const float* x,
-                            const float* step, float qn, float qp, int64_t n) {
+                            const uint8_t* keep_float, const float* step, float qn, float qp,
+                            int64_t n) {
   const FakeQuantizer q{step[0], qn, qp};
-  if (dstep) dstep[0] += static_cast<float>(step_gradient(q, dout, x, n));
+  if (dstep) dstep[0] += static_cast<float>(step_gradient(q, dout, x, keep_float, n));
   if (!dx) return;
 #pragma omp parallel for schedule(static) if (worth_threads(n))
-  for (int64_t i = 0; i < n; ++i) dx[i] += q.x_term(dout[i], x[i]);
+  for (int64_t i = 0; i < n; ++i) {
+    if (keep_float) dx[i] += qdrop_float_share(dout[i], keep_float[i]);
+    dx[i] += q.x_term(quantized_grad(dout, keep_float, i), x[i]);
+  }
 }
 
 }  // namespace engine::cpu

@@ -5,7 +5,6 @@
 // that read it, so each backward walks the same index maps and accumulates with +=.
 #include <cstdint>
 #include <memory>
-#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/kernels.h"
@@ -63,35 +62,21 @@ Tensor select(const std::shared_ptr<Storage>& keep, const Tensor& a, const Tenso
   return out;
 }
 
-std::shared_ptr<Storage> byte_storage(Device device, const Shape& shape) {
-  return std::make_shared<Storage>(device, static_cast<size_t>(numel_of(shape)));
-}
-
 }  // namespace
 
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   Device device = same_device("where", {mask, a, b});
   Shape shape = broadcast_shape(mask.shape(), broadcast_shape(a.shape(), b.shape()));
-  auto keep = byte_storage(device, shape);
+  auto keep = std::make_shared<Storage>(device, static_cast<size_t>(numel_of(shape)));
   GENIE_KERNEL(device, where_keep)
   (keep->as<uint8_t>(), mask.data(), BroadcastIndex(mask.shape(), shape), numel_of(shape));
   return select(keep, a, b, shape);
 }
 
-// The draws are made on the host (bernoulli_bytes), so that every backend makes the same choice.
 Tensor random_where(float p_a, Rng& rng, const Tensor& a, const Tensor& b) {
   Device device = same_device("random_where", {a, b});
   Shape shape = broadcast_shape(a.shape(), b.shape());
-  const int64_t n = numel_of(shape);
-  auto keep = byte_storage(device, shape);
-  if (device == Device::CPU) {
-    bernoulli_bytes(keep->as<uint8_t>(), n, p_a, rng);
-  } else {
-    std::vector<uint8_t> drawn(n);
-    bernoulli_bytes(drawn.data(), n, p_a, rng);
-    copy_between(*keep, drawn.data(), drawn.size());
-  }
-  return select(keep, a, b, shape);
+  return select(bernoulli_mask(numel_of(shape), p_a, rng, device), a, b, shape);
 }
 
 }  // namespace engine
