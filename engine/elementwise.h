@@ -210,11 +210,12 @@ struct FakeQuantizer {
 GENIE_HOST_DEVICE inline float qdrop_value(bool keep_float, float x, const FakeQuantizer& q) {
   return where_value(keep_float, x, q.value(x));
 }
-GENIE_HOST_DEVICE inline float qdrop_float_share(float dout, bool keep_float) {
-  return dout * (keep_float ? 1.0f : 0.0f);
+// keep_float is QDrop's byte, 0 or 1, used as a number: a loop over bytes then vectorises.
+GENIE_HOST_DEVICE inline float qdrop_float_share(float dout, uint8_t keep_float) {
+  return dout * static_cast<float>(keep_float);
 }
-GENIE_HOST_DEVICE inline float qdrop_quantized_share(float dout, bool keep_float) {
-  return dout * (keep_float ? 0.0f : 1.0f) + 0.0f;
+GENIE_HOST_DEVICE inline float qdrop_quantized_share(float dout, uint8_t keep_float) {
+  return dout * (1.0f - static_cast<float>(keep_float)) + 0.0f;
 }
 
 // Adam (PyTorch 1.13's _single_tensor_adam, float32 per element; the step-dependent scalars are

@@ -20,39 +20,55 @@ constexpr int kLanes = 16;
 
 bool worth_threads(int64_t n) { return n > 65536; }
 
-// The gradient that reaches the quantized value: all of dout, or QDrop's quantized share.
+// The gradient that reaches the quantized value: all of dout, or QDrop's quantized share. The
+// loops below are instantiated with and without QDrop, so that each vectorises.
+template <bool kQdrop>
 float quantized_grad(const float* dout, const uint8_t* keep_float, int64_t i) {
-  return keep_float ? qdrop_quantized_share(dout[i], keep_float[i]) : dout[i];
+  if constexpr (kQdrop) return qdrop_quantized_share(dout[i], keep_float[i]);
+  return dout[i];
 }
 
+template <bool kQdrop>
 float step_term(const FakeQuantizer& q, const float* dout, const float* x,
                 const uint8_t* keep_float, int64_t i) {
-  const float d = quantized_grad(dout, keep_float, i);
+  const float d = quantized_grad<kQdrop>(dout, keep_float, i);
   return q.step_term_product(d, x[i]) + q.step_term_quotient(d, x[i]);
 }
 
+template <bool kQdrop>
 float block_sum(const FakeQuantizer& q, const float* dout, const float* x,
                 const uint8_t* keep_float, int64_t begin, int64_t end) {
   float lane[kLanes] = {};
   int64_t i = begin;
   for (; i + kLanes <= end; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) lane[l] += step_term(q, dout, x, keep_float, i + l);
-  for (int l = 0; i < end; ++i, ++l) lane[l] += step_term(q, dout, x, keep_float, i);
+    for (int l = 0; l < kLanes; ++l) lane[l] += step_term<kQdrop>(q, dout, x, keep_float, i + l);
+  for (int l = 0; i < end; ++i, ++l) lane[l] += step_term<kQdrop>(q, dout, x, keep_float, i);
   float sum = 0.0f;
   for (float s : lane) sum += s;
   return sum;
 }
 
+template <bool kQdrop>
 double step_gradient(const FakeQuantizer& q, const float* dout, const float* x,
                      const uint8_t* keep_float, int64_t n) {
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   std::vector<float> sums(blocks);
 #pragma omp parallel for schedule(static) if (worth_threads(n))
   for (int64_t b = 0; b < blocks; ++b)
-    sums[b] = block_sum(q, dout, x, keep_float, b * kBlock, std::min(n, (b + 1) * kBlock));
+    sums[b] = block_sum<kQdrop>(q, dout, x, keep_float, b * kBlock, std::min(n, (b + 1) * kBlock));
   double total = 0.0;
   for (float s : sums) total += s;
   return total;
+}
+
+template <bool kQdrop>
+void add_input_grad(const FakeQuantizer& q, float* dx, const float* dout, const float* x,
+                    const uint8_t* keep_float, int64_t n) {
+#pragma omp parallel for schedule(static) if (worth_threads(n))
+  for (int64_t i = 0; i < n; ++i) {
+    if constexpr (kQdrop) dx[i] += qdrop_float_share(dout[i], keep_float[i]);
+    dx[i] += q.x_term(quantized_grad<kQdrop>(dout, keep_float, i), x[i]);
+  }
 }
 
 }  // namespace
@@ -70,13 +86,14 @@ void fake_quantize_backward(float* dx, float* dstep, const float* dout, const fl
                             const uint8_t* keep_float, const float* step, float qn, float qp,
                             int64_t n) {
   const FakeQuantizer q{step[0], qn, qp};
-  if (dstep) dstep[0] += static_cast<float>(step_gradient(q, dout, x, keep_float, n));
+  if (dstep)
+    dstep[0] += static_cast<float>(keep_float ? step_gradient<true>(q, dout, x, keep_float, n)
+                                              : step_gradient<false>(q, dout, x, keep_float, n));
   if (!dx) return;
-#pragma omp parallel for schedule(static) if (worth_threads(n))
-  for (int64_t i = 0; i < n; ++i) {
-    if (keep_float) dx[i] += qdrop_float_share(dout[i], keep_float[i]);
-    dx[i] += q.x_term(quantized_grad(dout, keep_float, i), x[i]);
-  }
+  if (keep_float)
+    add_input_grad<true>(q, dx, dout, x, keep_float, n);
+  else
+    add_input_grad<false>(q, dx, dout, x, keep_float, n);
 }
 
 }  // namespace engine::cpu
