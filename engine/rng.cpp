@@ -10,6 +10,8 @@
 
 #include <omp.h>
 
+#include "engine/threads.h"
+
 namespace engine {
 
 namespace {
@@ -98,9 +100,10 @@ uint64_t Rng::next_u64() {
 
 // T^draws as the product of the powers T^(2^j) of the bits set in draws.
 Rng Rng::ahead(uint64_t draws) const {
+  const std::vector<BitMatrix>& powers = transition_powers();
   std::array<uint64_t, 4> s = state();
   for (int j = 0; j < 64; ++j)
-    if (draws >> j & 1) s = transition_powers()[j].apply(s);
+    if (draws >> j & 1) s = powers[j].apply(s);
   Rng r;
   r.set_state(s);
   return r;
@@ -191,7 +194,7 @@ void bernoulli_bytes(uint8_t* out, int64_t n, float p, Rng& rng) {
   const int64_t limit =
       p > 0.0f ? static_cast<int64_t>(std::ceil(std::fmin(p, 2.0f) * 16777216.0)) : 0;
   const Rng start = rng;
-#pragma omp parallel if (n > 65536)
+#pragma omp parallel if (worth_threads(n))
   {
     const int64_t t = omp_get_thread_num(), threads = omp_get_num_threads();
     Rng after = draw_bytes(out, n * t / threads, n * (t + 1) / threads, limit, start);

@@ -2,6 +2,7 @@
 // OpenBLAS kernel ("core") and oneDNN instruction set run underneath.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace engine {
@@ -16,6 +17,9 @@ int resolve_threads(int requested);
 // Sets the engine to n threads: n OpenMP threads, each calling a single-threaded OpenBLAS.
 void set_threads(int n);
 int threads();
+// Whether a loop over this many elements is worth waking the threads for: below it, their
+// start-up costs more than they save.
+inline bool worth_threads(int64_t elements) { return elements > 65536; }
 // The OpenBLAS core in use, e.g. "SkylakeX" or "Prescott" (a slow generic fallback).
 std::string blas_core();
 std::string blas_config();

@@ -35,11 +35,11 @@ class ActivationQuantizer {
   void to(engine::Device device) { step.move_to(device); }
   bool is_signed() const { return signed_; }
   int bits() const { return bits_; }
+  float qn() const;  // the code range [Qn, Qp] for this sign and bit width
+  float qp() const;
   Tensor step;  // (1), learned; undefined until initialize()
 
  private:
-  float qn() const;  // the code range [Qn, Qp]
-  float qp() const;
   void require_initialized() const;
 
   int bits_;

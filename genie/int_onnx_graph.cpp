@@ -96,8 +96,7 @@ std::string GraphWriter::unary(const std::string& op, const std::string& x, cons
 std::string GraphWriter::quantize_activation(const std::string& x, const ActivationQuantizer& a) {
   const int bits = a.bits();
   const float step = a.step.item();
-  const float qn = a.is_signed() ? -static_cast<float>(1 << (bits - 1)) : 0.0f;
-  const float qp = static_cast<float>(a.is_signed() ? (1 << (bits - 1)) - 1 : (1 << bits) - 1);
+  const float qn = a.qn(), qp = a.qp();
   const char* type = a.is_signed() ? "int8" : "uint8";
   std::string in = x;
   if (bits < 8) {

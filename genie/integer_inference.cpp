@@ -58,10 +58,7 @@ struct CodeGrid {
 CodeGrid code_grid(const ActivationQuantizer& quantizer) {
   if (!quantizer.initialized())
     throw std::invalid_argument("an activation quantizer without a step cannot run integers");
-  const int bits = quantizer.bits();
-  const bool is_signed = quantizer.is_signed();
-  return {is_signed, quantizer.step.item(), is_signed ? -static_cast<float>(1 << (bits - 1)) : 0.0f,
-          static_cast<float>(is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1)};
+  return {quantizer.is_signed(), quantizer.step.item(), quantizer.qn(), quantizer.qp()};
 }
 
 // The division, clamp and round-half-even of ActivationQuantizer::forward, in its order; a

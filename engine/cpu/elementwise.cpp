@@ -10,14 +10,13 @@
 #include <vector>
 
 #include "engine/kernels.h"
+#include "engine/threads.h"
 
 #include <omp.h>
 
 namespace engine::cpu {
 
 namespace {
-
-bool worth_threads(int64_t n) { return n > 65536; }
 
 // Calls body with the unary kind as a compile-time constant. Loops build their UnaryOp from it
 // inside the loop body, so that the switch in unary_value folds away there: a kind read from

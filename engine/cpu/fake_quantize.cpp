@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/kernels.h"
+#include "engine/threads.h"
 
 namespace engine::cpu {
 
@@ -17,8 +18,6 @@ namespace {
 
 constexpr int64_t kBlock = 4096;
 constexpr int kLanes = 16;
-
-bool worth_threads(int64_t n) { return n > 65536; }
 
 // The gradient that reaches the quantized value: all of dout, or QDrop's quantized share. The
 // loops below are instantiated with and without QDrop, so that each vectorises.
@@ -61,9 +60,12 @@ double step_gradient(const FakeQuantizer& q, const float* dout, const float* x,
   return total;
 }
 
+// With QDrop, x's gradient gets where's share first and then the quantizer's, as the ops did.
 template <bool kQdrop>
-void add_input_grad(const FakeQuantizer& q, float* dx, const float* dout, const float* x,
-                    const uint8_t* keep_float, int64_t n) {
+void backward(const FakeQuantizer& q, float* dx, float* dstep, const float* dout, const float* x,
+              const uint8_t* keep_float, int64_t n) {
+  if (dstep) dstep[0] += static_cast<float>(step_gradient<kQdrop>(q, dout, x, keep_float, n));
+  if (!dx) return;
 #pragma omp parallel for schedule(static) if (worth_threads(n))
   for (int64_t i = 0; i < n; ++i) {
     if constexpr (kQdrop) dx[i] += qdrop_float_share(dout[i], keep_float[i]);
@@ -81,19 +83,14 @@ void fake_quantize_forward(float* out, const float* x, const uint8_t* keep_float
     out[i] = keep_float ? qdrop_value(keep_float[i], x[i], q) : q.value(x[i]);
 }
 
-// With QDrop, x's gradient gets where's share first and then the quantizer's, as the ops did.
 void fake_quantize_backward(float* dx, float* dstep, const float* dout, const float* x,
                             const uint8_t* keep_float, const float* step, float qn, float qp,
                             int64_t n) {
   const FakeQuantizer q{step[0], qn, qp};
-  if (dstep)
-    dstep[0] += static_cast<float>(keep_float ? step_gradient<true>(q, dout, x, keep_float, n)
-                                              : step_gradient<false>(q, dout, x, keep_float, n));
-  if (!dx) return;
   if (keep_float)
-    add_input_grad<true>(q, dx, dout, x, keep_float, n);
+    backward<true>(q, dx, dstep, dout, x, keep_float, n);
   else
-    add_input_grad<false>(q, dx, dout, x, keep_float, n);
+    backward<false>(q, dx, dstep, dout, x, keep_float, n);
 }
 
 }  // namespace engine::cpu

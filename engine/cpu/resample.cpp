@@ -3,12 +3,11 @@
 #include <algorithm>
 
 #include "engine/kernels.h"
+#include "engine/threads.h"
 
 namespace engine::cpu {
 
 namespace {
-
-bool worth_threads(int64_t n) { return n > 65536; }
 
 // Index i in [-pad, n + pad) mirrored into [0, n) without repeating the edge (PyTorch's
 // "reflect"): -1 -> 1, n -> n - 2. Valid for pad < n.
@@ -58,7 +57,6 @@ void reflection_pad2d_backward(float* dx, const float* dout, int planes, int H, 
         dx[p * in_plane + int64_t{reflect(h - pad, H)} * W + reflect(w - pad, W)] +=
             dout[p * out_plane + int64_t{h} * OW + w];
 }
-
 
 // out (planes, box.height, box.width) = x[:, :, top:top+height, left:left+width].
 void crop2d_forward(float* out, const float* x, const CropBox& box, int planes, int H, int W) {

@@ -28,10 +28,11 @@ Tensor fake_quantize_with(const Tensor& x, const Tensor& step, float qn, float q
   Tensor out = Tensor::uninitialized(x.shape(), device);
   GENIE_KERNEL(device, fake_quantize_forward)
   (out.data(), x.data(), keep, step.data(), qn, qp, x.numel());
-  record(out, {x, step}, [x, step, keep_float, o = out.node(), qn, qp]() {
+  // keep_float is captured to keep the bytes that `keep` points into alive.
+  record(out, {x, step}, [x, step, keep_float, keep, o = out.node(), qn, qp]() {
     GENIE_KERNEL(o->device(), fake_quantize_backward)
-    (grad_or_null(x), grad_or_null(step), o->gradient(), x.data(),
-     keep_float ? keep_float->as<uint8_t>() : nullptr, step.data(), qn, qp, x.numel());
+    (grad_or_null(x), grad_or_null(step), o->gradient(), x.data(), keep, step.data(), qn, qp,
+     x.numel());
   });
   return out;
 }
