@@ -92,6 +92,7 @@ void tune_runtime_environment(char** argv) {
     }
   if (!std::getenv("OMP_WAIT_POLICY")) {
     setenv("OMP_WAIT_POLICY", "passive", 1);
+    if (!std::getenv("GOMP_SPINCOUNT")) setenv("GOMP_SPINCOUNT", "1000", 1);
     changed = true;
   }
   if (changed) execv("/proc/self/exe", argv);  // returns only on failure: then run on as we are

@@ -32,8 +32,13 @@ std::string onednn_isa();
 //  - OPENBLAS_CORETYPE: Debian's OpenBLAS falls back to its generic "Prescott" kernel (about
 //    5x slower) on CPUs it does not recognise; then the kernel the CPU supports is chosen
 //    (SkylakeX for AVX-512, Haswell for AVX2).
-//  - OMP_WAIT_POLICY=passive: OpenMP threads that spin after a parallel loop steal the cores
-//    from other work; measured, it halved the speed of a ResNet training step.
+//  - OMP_WAIT_POLICY=passive with GOMP_SPINCOUNT=1000: a thread done with a parallel loop
+//    waits for the next one for 1000 spins (tens of microseconds), then sleeps. Measured on 2
+//    cores: libgomp's default wait (300,000 spins) made a training step 1.6x slower while another
+//    process was busy, since a spinning thread holds a core that the other thread it waits for
+//    needs; sleeping at once made a GENIE-M iteration at batch 32 1.4x slower on an idle machine
+//    (it runs about 150 short loops, each then waking a sleeping thread). The short spin keeps
+//    most of both.
 // It also keeps allocations up to 32 MB in the heap instead of fresh mmaps (see threads.cpp).
 void tune_runtime_environment(char** argv);
 

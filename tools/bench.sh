@@ -7,7 +7,9 @@
 # median of alternating rounds keeps a burst of load on one side from deciding it.
 #
 #   tools/bench.sh GENIE_BINARY [extra flags for both sides, e.g. --arch resnet56]
-# Environment: THREADS (default: all cores), ITERS timed iterations per run (default 5), ROUNDS
+# Environment: THREADS (default: all cores), ITERS timed iterations per run (default: 5 for
+# GENIE-D and training, whose iterations take a few tenths of a second; 100 and 30 for GENIE-M at
+# batch 32 and 128, whose take milliseconds, so that each run times about a second), ROUNDS
 # (default 3). The PyTorch side is tools/torch_reference.py (the same work); without PyTorch only
 # genie's side is printed.
 set -euo pipefail
@@ -15,7 +17,6 @@ genie=$1
 shift
 extra=("$@")
 threads=${THREADS:-$(nproc)}
-iters=${ITERS:-5}
 rounds=${ROUNDS:-3}
 if ! [[ $rounds =~ ^[1-9][0-9]*$ ]]; then
   echo "bench: ROUNDS must be a positive whole number, got '$rounds'" >&2
@@ -38,10 +39,10 @@ median() {
 }
 largest() { grep . | sort -g | tail -n 1; }
 
-# bench_step MODE BATCH TARGET: ROUNDS rounds of genie then PyTorch, one line each, then the
-# summary: the median time ratio against TARGET and each side's largest peak RSS.
+# bench_step MODE BATCH TARGET ITERS: ROUNDS rounds of genie then PyTorch, one line each, then
+# the summary: the median time ratio against TARGET and each side's largest peak RSS.
 bench_step() {
-  local mode=$1 batch=$2 target=$3 r ours theirs ratio
+  local mode=$1 batch=$2 target=$3 iters=${ITERS:-$4} r ours theirs ratio
   local ratios="" genie_sec="" genie_rss="" torch_rss=""
   for ((r = 1; r <= rounds; r++)); do
     ours=$("$genie" bench "$mode" --device cpu --threads "$threads" --iters "$iters" \
@@ -87,11 +88,11 @@ fi
 # genie picks a fast OpenBLAS kernel when OPENBLAS_CORETYPE is unset; PyTorch gets the same one.
 core=$("$genie" info | sed -n 's/.*blas_core=\([^ ]*\).*/\1/p')
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$core}
-echo "bench: $threads threads, $iters timed iterations, $rounds rounds," \
+echo "bench: $threads threads, ${ITERS:-5 to 100} timed iterations, $rounds rounds," \
   "OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE"
 # The targets are the issue's: GENIE-D at most 0.8 of PyTorch's time, GENIE-M at most half,
 # training no slower.
-bench_step distill 128 0.8
-bench_step recon 32 0.5
-bench_step recon 128 0.5
-bench_step train 128 1.0
+bench_step distill 128 0.8 5
+bench_step recon 32 0.5 100
+bench_step recon 128 0.5 30
+bench_step train 128 1.0 5
