@@ -185,7 +185,10 @@ Rng draw_bytes(uint8_t* out, int64_t begin, int64_t end, int64_t limit, const Rn
       packed |= below(scrambled(s1), limit) << (8 * k);
       advance(s0, s1, s2, s3);
     }
-    for (int l = 0; l < kLanes; ++l) std::memcpy(out + begin + l * stretch + j, &packed[l], 8);
+    for (int l = 0; l < kLanes; ++l) {
+      const uint64_t word = packed[l];  // a copy: a vector lane has no address in Clang
+      std::memcpy(out + begin + l * stretch + j, &word, sizeof word);
+    }
   }
   for (; j < stretch; ++j) {
     const Lanes keep = below(scrambled(s1), limit);

@@ -37,7 +37,7 @@ std::string onednn_isa();
 //    cores: libgomp's default wait (300,000 spins) made a training step 1.6x slower while another
 //    process was busy, since a spinning thread holds a core that the other thread it waits for
 //    needs; sleeping at once made a GENIE-M iteration at batch 32 1.4x slower on an idle machine
-//    (it runs about 150 short loops, each then waking a sleeping thread). The short spin keeps
+//    (it runs about 130 short loops, each then waking a sleeping thread). The short spin keeps
 //    most of both.
 // It also keeps allocations up to 32 MB in the heap instead of fresh mmaps (see threads.cpp).
 void tune_runtime_environment(char** argv);
