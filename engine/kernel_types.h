@@ -30,7 +30,6 @@ struct PoolGeometry {
   int planes, height, width, out_height, out_width, kernel, stride, padding;
   GENIE_HOST_DEVICE int64_t in_plane() const { return int64_t{height} * width; }
   GENIE_HOST_DEVICE int64_t out_plane() const { return int64_t{out_height} * out_width; }
-  bool worth_threads() const { return planes * in_plane() > 65536; }
 };
 
 // x[:, :, top:top+height, left:left+width]

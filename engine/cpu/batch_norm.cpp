@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "engine/kernels.h"
+#include "engine/threads.h"
 
 namespace engine::cpu {
 
@@ -13,7 +14,7 @@ namespace {
 // and one-pass E[x^2] - E[x]^2 cancels catastrophically.
 void batch_norm_statistics(double* mean, double* sum_sq_dev, const float* x, int N, int C, int S) {
   int64_t M = int64_t{N} * S;
-#pragma omp parallel for schedule(static) if (M * C > 65536)
+#pragma omp parallel for schedule(static) if (worth_threads(M * C))
   for (int c = 0; c < C; ++c) {
     double sum = 0.0;
     for (int n = 0; n < N; ++n) {
@@ -61,7 +62,7 @@ void batch_norm_running_statistics(float* mean, float* invstd, const float* runn
 // out = (x - mean) * invstd * gamma + beta; gamma or beta null means 1 or 0 (non-affine).
 void batch_norm_forward(float* out, const float* x, const float* mean, const float* invstd,
                         const float* gamma, const float* beta, int N, int C, int S) {
-#pragma omp parallel for schedule(static) if (int64_t{N} * C * S > 65536)
+#pragma omp parallel for schedule(static) if (worth_threads(int64_t{N} * C * S))
   for (int64_t plane = 0; plane < int64_t{N} * C; ++plane) {
     int c = static_cast<int>(plane % C);
     float scale = invstd[c] * (gamma ? gamma[c] : 1.0f);
@@ -82,7 +83,7 @@ void batch_norm_backward(float* dx, float* dgamma, float* dbeta, const float* do
                          const float* mean, const float* invstd, const float* gamma,
                          bool batch_stats, int N, int C, int S) {
   int64_t M = int64_t{N} * S;
-#pragma omp parallel for schedule(static) if (M * C > 65536)
+#pragma omp parallel for schedule(static) if (worth_threads(M * C))
   for (int c = 0; c < C; ++c) {
     double sum_g = 0.0, sum_g_xhat = 0.0;
     for (int n = 0; n < N; ++n) {

@@ -3,13 +3,14 @@
 #include <cmath>
 
 #include "engine/kernels.h"
+#include "engine/threads.h"
 
 namespace engine::cpu {
 
-void cross_entropy_forward(float* loss, float* probs, const float* logits, const int32_t* labels, int N,
-                           int K) {
+void cross_entropy_forward(float* loss, float* probs, const float* logits, const int32_t* labels,
+                           int N, int K) {
   double total = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : total) if (int64_t{N} * K > 65536)
+#pragma omp parallel for schedule(static) reduction(+ : total) if (worth_threads(int64_t{N} * K))
   for (int i = 0; i < N; ++i) {
     const float* row = logits + int64_t{i} * K;
     float* p = probs + int64_t{i} * K;
@@ -26,10 +27,10 @@ void cross_entropy_forward(float* loss, float* probs, const float* logits, const
 }
 
 // dlogits += dloss * (probs - onehot(labels)) / N
-void cross_entropy_backward(float* dlogits, const float* dloss, const float* probs, const int32_t* labels,
-                            int N, int K) {
+void cross_entropy_backward(float* dlogits, const float* dloss, const float* probs,
+                            const int32_t* labels, int N, int K) {
   float scale = *dloss / static_cast<float>(N);
-#pragma omp parallel for schedule(static) if (int64_t{N} * K > 65536)
+#pragma omp parallel for schedule(static) if (worth_threads(int64_t{N} * K))
   for (int i = 0; i < N; ++i) {
     float* d = dlogits + int64_t{i} * K;
     const float* p = probs + int64_t{i} * K;

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "engine/kernels.h"
+#include "engine/threads.h"
 
 namespace engine::cpu {
 
@@ -26,7 +27,7 @@ Window window_at(const PoolGeometry& g, int oh, int ow) {
 // Padding is -inf, so it never wins: the max is over the clipped window. Scanning row-major with
 // a strict > keeps the first of tied maxima, and a NaN always takes over, both as PyTorch does.
 void max_pool_forward(float* out, int32_t* argmax, const float* x, const PoolGeometry& g) {
-#pragma omp parallel for schedule(static) if (g.worth_threads())
+#pragma omp parallel for schedule(static) if (worth_threads(g.planes * g.in_plane()))
   for (int p = 0; p < g.planes; ++p) {
     const float* xp = x + p * g.in_plane();
     for (int oh = 0; oh < g.out_height; ++oh)
@@ -51,7 +52,7 @@ void max_pool_forward(float* out, int32_t* argmax, const float* x, const PoolGeo
 
 // The gradient goes to the element that was the max.
 void max_pool_backward(float* dx, const float* dout, const int32_t* argmax, const PoolGeometry& g) {
-#pragma omp parallel for schedule(static) if (g.worth_threads())
+#pragma omp parallel for schedule(static) if (worth_threads(g.planes * g.in_plane()))
   for (int p = 0; p < g.planes; ++p) {
     float* dxp = dx + p * g.in_plane();
     for (int64_t o = p * g.out_plane(); o < (p + 1) * g.out_plane(); ++o) dxp[argmax[o]] += dout[o];
@@ -62,7 +63,7 @@ void max_pool_backward(float* dx, const float* dout, const int32_t* argmax, cons
 // without ceil_mode every window lies inside the padded input.
 void avg_pool_forward(float* out, const float* x, const PoolGeometry& g) {
   float inv_area = 1.0f / static_cast<float>(g.kernel * g.kernel);
-#pragma omp parallel for schedule(static) if (g.worth_threads())
+#pragma omp parallel for schedule(static) if (worth_threads(g.planes * g.in_plane()))
   for (int p = 0; p < g.planes; ++p) {
     const float* xp = x + p * g.in_plane();
     for (int oh = 0; oh < g.out_height; ++oh)
@@ -78,7 +79,7 @@ void avg_pool_forward(float* out, const float* x, const PoolGeometry& g) {
 
 void avg_pool_backward(float* dx, const float* dout, const PoolGeometry& g) {
   float inv_area = 1.0f / static_cast<float>(g.kernel * g.kernel);
-#pragma omp parallel for schedule(static) if (g.worth_threads())
+#pragma omp parallel for schedule(static) if (worth_threads(g.planes * g.in_plane()))
   for (int p = 0; p < g.planes; ++p) {
     float* dxp = dx + p * g.in_plane();
     for (int oh = 0; oh < g.out_height; ++oh)
@@ -93,7 +94,7 @@ void avg_pool_backward(float* dx, const float* dout, const PoolGeometry& g) {
 
 // out[p] = mean of plane p, summed in double since planes can be large.
 void global_avg_pool_forward(float* out, const float* x, int planes, int64_t plane_size) {
-#pragma omp parallel for schedule(static) if (planes * plane_size > 65536)
+#pragma omp parallel for schedule(static) if (worth_threads(planes * plane_size))
   for (int p = 0; p < planes; ++p) {
     double sum = 0.0;
     for (int64_t i = 0; i < plane_size; ++i) sum += x[p * plane_size + i];
@@ -103,7 +104,7 @@ void global_avg_pool_forward(float* out, const float* x, int planes, int64_t pla
 
 void global_avg_pool_backward(float* dx, const float* dout, int planes, int64_t plane_size) {
   float inv_size = 1.0f / static_cast<float>(plane_size);
-#pragma omp parallel for schedule(static) if (planes * plane_size > 65536)
+#pragma omp parallel for schedule(static) if (worth_threads(planes * plane_size))
   for (int p = 0; p < planes; ++p) {
     float share = dout[p] * inv_size;
     for (int64_t i = 0; i < plane_size; ++i) dx[p * plane_size + i] += share;

@@ -4,11 +4,12 @@
 #include <algorithm>
 
 #include "engine/kernels.h"
+#include "engine/threads.h"
 
 namespace engine::cpu {
 
 void gather_rows(float* out, const float* x, const int32_t* rows, int count, int64_t per) {
-#pragma omp parallel for schedule(static) if (count * per > 65536)
+#pragma omp parallel for schedule(static) if (worth_threads(count * per))
   for (int i = 0; i < count; ++i) std::copy_n(x + rows[i] * per, per, out + i * per);
 }
 
